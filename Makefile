@@ -1,0 +1,44 @@
+# leaktrap: the architecture is chosen by path (arch/$(ARCH)/), never by #ifdef.
+ARCH     ?= $(shell uname -m)
+CC       ?= cc
+CFLAGS   ?= -O2 -g -Wall -Wextra -Wno-unused-parameter
+CPPFLAGS += -D_GNU_SOURCE -Isrc -Iarch -Iarch/$(ARCH)
+LDLIBS   := -lunwind-ptrace -lunwind-generic -lunwind -ldw -lelf -lcapstone -lreadline -lm
+B        := build
+
+SRCS     := $(wildcard src/*.c arch/$(ARCH)/*.c arch/$(ARCH)/*.S)
+OBJS     := $(SRCS:%=$(B)/%.o)
+LIBOBJS  := $(filter-out $(B)/src/main.c.o,$(OBJS))
+HDRS     := $(wildcard src/*.h arch/*.h arch/$(ARCH)/*.h)
+TARGETS  := $(patsubst tests/targets/%.c,$(B)/targets/%,$(wildcard tests/targets/*.c)) \
+            $(patsubst tests/targets/%.cc,$(B)/targets/%,$(wildcard tests/targets/*.cc))
+UNITS    := $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/*.c tests/unit/$(ARCH)/*.c))
+# Targets keep every named frame: no inlining of noinline functions, no tail calls.
+TFLAGS   := -O2 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -pthread
+
+all: leaktrap
+leaktrap: $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/%.c.o: %.c $(HDRS)
+	@mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+$(B)/%.S.o: %.S $(HDRS)
+	@mkdir -p $(@D) && $(CC) $(CPPFLAGS) -c -o $@ $<
+$(B)/targets/%: tests/targets/%.c
+	@mkdir -p $(@D) && $(CC) $(TFLAGS) -o $@ $<
+$(B)/targets/%: tests/targets/%.cc
+	@mkdir -p $(@D) && $(CXX) $(TFLAGS) -o $@ $<
+$(B)/unit/%: tests/unit/%.c $(LIBOBJS)
+	@mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+tests: leaktrap $(TARGETS) $(UNITS)
+deps:
+	scripts/deps.sh
+check: deps
+	$(MAKE) tests && tests/run.sh
+demo: deps
+	$(MAKE) leaktrap $(B)/targets/demo_leak && scripts/demo.sh
+bench: deps
+	$(MAKE) tests && scripts/bench.sh
+clean:
+	rm -rf $(B) leaktrap
+.PHONY: all tests deps check demo bench clean

@@ -1,0 +1,127 @@
+/* x86-64: registers, system call injection, breakpoint and branch encodings,
+ * and decoding the stops of the stub image. */
+#include <errno.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <libunwind-x86_64.h>
+
+#include "arch.h"
+
+/* PTRACE_GETREGS: the whole set in one call. Returns 0 or -errno. */
+int arch_regs_get(pid_t tid, struct arch_regs *r)
+{
+	return ptrace(PTRACE_GETREGS, tid, 0, &r->r) < 0 ? -errno : 0;
+}
+
+/* PTRACE_SETREGS. Returns 0 or -errno. */
+int arch_regs_set(pid_t tid, const struct arch_regs *r)
+{
+	return ptrace(PTRACE_SETREGS, tid, 0, &r->r) < 0 ? -errno : 0;
+}
+
+/* The instruction pointer. */
+taddr_t arch_pc(const struct arch_regs *r) { return r->r.rip; }
+/* The stack pointer. */
+taddr_t arch_sp(const struct arch_regs *r) { return r->r.rsp; }
+/* Sets the instruction pointer. */
+void arch_set_pc(struct arch_regs *r, taddr_t pc) { r->r.rip = pc; }
+
+/* SysV argument registers, in order. */
+uint64_t arch_arg(const struct arch_regs *r, int n)
+{
+	switch (n) {
+	case 0: return r->r.rdi;
+	case 1: return r->r.rsi;
+	case 2: return r->r.rdx;
+	case 3: return r->r.rcx;
+	case 4: return r->r.r8;
+	default: return r->r.r9;
+	}
+}
+
+/* libunwind's x86-64 numbering (UNW_X86_64_RAX = 0 ... RIP = 16) onto the
+ * register set. Returns 0, or -1 for a register libunwind may not have. */
+int arch_unw_reg(const struct arch_regs *r, int n, uint64_t *val)
+{
+	const struct user_regs_struct *u = &r->r;
+	const unsigned long long v[] = {
+		u->rax, u->rdx, u->rcx, u->rbx, u->rsi, u->rdi, u->rbp, u->rsp,
+		u->r8, u->r9, u->r10, u->r11, u->r12, u->r13, u->r14, u->r15, u->rip,
+	};
+	if (n < 0 || n >= (int)(sizeof(v) / sizeof(v[0])))
+		return -1;
+	*val = v[n];
+	return 0;
+}
+
+/* Whether n is the instruction pointer in libunwind's numbering. */
+bool arch_unw_is_pc(int n) { return n == UNW_X86_64_RIP; }
+
+const uint8_t arch_syscall_insn[] = { 0x0f, 0x05 };	/* syscall */
+const size_t arch_syscall_insn_len = sizeof(arch_syscall_insn);
+const size_t arch_insn_align = 1;
+
+/* orig_rax = -1 tells the kernel that the stop did not interrupt a system
+ * call, so it does not "restart" one over the registers we set. */
+void arch_syscall_setup(struct arch_regs *r, taddr_t insn, long nr, const uint64_t a[6])
+{
+	r->r.rip = insn;
+	r->r.rax = nr;
+	r->r.orig_rax = -1;
+	r->r.rdi = a[0];
+	r->r.rsi = a[1];
+	r->r.rdx = a[2];
+	r->r.r10 = a[3];
+	r->r.r8 = a[4];
+	r->r.r9 = a[5];
+}
+
+/* The return value: rax. */
+long arch_syscall_ret(const struct arch_regs *r) { return (long)r->r.rax; }
+
+const uint8_t arch_bkpt_insn[] = { 0xcc };			/* int3 */
+const size_t arch_bkpt_len = sizeof(arch_bkpt_insn);
+
+/* int3 reports the address after itself. */
+taddr_t arch_bkpt_addr(taddr_t pc) { return pc - 1; }
+
+const size_t arch_branch_len = 5;			/* jmp rel32 */
+const int64_t arch_branch_reach = INT32_MAX;
+
+/* e9 rel32, relative to the end of the 5-byte instruction. */
+int arch_encode_branch(uint8_t *out, taddr_t from, taddr_t to)
+{
+	int64_t rel = (int64_t)(to - (from + 5));
+	if (rel < INT32_MIN || rel > INT32_MAX)
+		return -ERANGE;
+	int32_t r32 = (int32_t)rel;
+	out[0] = 0xe9;
+	memcpy(out + 1, &r32, 4);
+	return 0;
+}
+
+/* The sampled path's frame (stub.S): size, arg0, padding, return address;
+ * the stub was entered with %rsp pointing at that return address. */
+void arch_decode_alloc(const struct arch_regs *r, const uint64_t *w, struct arch_event *e)
+{
+	e->size = w[0];
+	e->arg0 = w[1];
+	e->ret = r->r.rax;
+	e->shard_sp = r->r.rsp + 24;
+	e->caller = *r;
+	e->caller.r.rip = w[3];
+	e->caller.r.rsp = r->r.rsp + 32;
+}
+
+/* A free trap comes before anything is pushed: %rsp points at the return
+ * address and the pointer is still in %rdi. */
+void arch_decode_free(const struct arch_regs *r, const uint64_t *w, struct arch_event *e)
+{
+	e->size = 0;
+	e->arg0 = r->r.rdi;
+	e->ret = 0;
+	e->shard_sp = r->r.rsp;
+	e->caller = *r;
+	e->caller.r.rip = w[0];
+	e->caller.r.rsp = r->r.rsp + 8;
+}

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Installs the Debian packages leaktrap needs to build and test; does nothing
+# when they are all present. Run as root (or with sudo available).
+set -e
+pkgs="make gcc g++ pkg-config libunwind-dev libcapstone-dev libelf-dev libdw-dev
+      libreadline-dev python3 procps"
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps.sh: installing$missing" >&2
+sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,557 @@
+/*
+ * engine: the trap engine's event loop and policy.
+ *
+ * Every stop of every tracee comes through dispatch(). Stops leaktrap caused
+ * (a stub's int3, a breakpoint-hooked entry) are serviced and resumed with
+ * the SIGTRAP swallowed; every other signal is delivered unchanged;
+ * group-stops stay group-stops (PTRACE_LISTEN); new threads are adopted;
+ * forked children are cleaned and released; vfork children, which share the
+ * target's memory and so its stubs, are serviced like threads until they exec.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/kcmp.h>
+#include <sys/ptrace.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "engine.h"
+#include "maps.h"
+#include "region.h"
+#include "sample.h"
+
+static struct engine *crash_engine;	/* for engine_emergency() */
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int engine_signals(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	int sigs[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE };
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&set, sigs[i]);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Drains the signalfd, remembering a signal that asks us to stop. */
+static void drain_signals(struct engine *e)
+{
+	struct signalfd_siginfo si;
+	while (read(e->sigfd, &si, sizeof(si)) == sizeof(si))
+		if (si.ssi_signo != SIGCHLD && !e->stop_signal)
+			e->stop_signal = (int)si.ssi_signo;
+}
+
+/* Waits up to timeout_ms for a tracee's state change; returns its pid and
+ * status, 0 on timeout, or -1 when there is nothing left to wait for. */
+static pid_t wait_any(struct engine *e, int timeout_ms, int *status)
+{
+	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+	for (;;) {
+		pid_t pid = waitpid(-1, status, WNOHANG | __WALL);
+		if (pid != 0)
+			return pid < 0 && errno == ECHILD ? -1 : pid;
+		uint64_t now = now_ns();
+		if (now >= deadline || e->stop_signal)
+			return 0;
+		struct pollfd p = { .fd = e->sigfd, .events = POLLIN };
+		int left = (int)((deadline - now + 999999) / 1000000);
+		if (poll(&p, 1, left) > 0)
+			drain_signals(e);
+	}
+}
+
+/* Whether two tasks share one address space (a vfork child and its parent). */
+static bool same_mm(pid_t a, pid_t b)
+{
+	return syscall(SYS_kcmp, a, b, KCMP_VM, 0, 0) == 0;
+}
+
+/* Returns the thread group of a task, or -1. */
+static pid_t tgid_of(pid_t tid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	FILE *f = fopen(path, "re");
+	long tgid = -1;
+	if (!f)
+		return -1;
+	while (fgets(buf, sizeof(buf), f))
+		if (sscanf(buf, "Tgid: %ld", &tgid) == 1)
+			break;
+	fclose(f);
+	return (pid_t)tgid;
+}
+
+/* Whether th sits on a breakpoint of ours (a stub's, or a hooked entry's). */
+static bool at_our_trap(struct engine *e, struct thread *th)
+{
+	if (th->stop != STOP_SIGNAL || th->sig != SIGTRAP || !e->hooked)
+		return false;
+	struct arch_regs *r = target_regs(th);
+	if (!r)
+		return false;
+	bool is_free;
+	taddr_t site = arch_bkpt_addr(arch_pc(r));
+	return hook_by_trap(e->hk, site, &is_free) >= 0 || hook_by_bkpt(e->hk, site);
+}
+
+/* Records one sampled allocation: unwinds the caller and stores the block. */
+static void record_alloc(struct engine *e, struct thread *th, int kind, const struct arch_event *ev)
+{
+	taddr_t addr = ev->ret;
+	if (hook_defs[kind].result_via_arg0) {
+		/* posix_memalign returns 0 and stores the block at *arg0. */
+		uint64_t p = 0;
+		addr = ev->ret == 0 && target_read(&e->t, ev->arg0, &p, 8) == 0 ? p : 0;
+	}
+	if (!addr)
+		return;
+	/* glibc's realloc(NULL, n) calls malloc: the outer call is recorded. */
+	if (hook_in_allocator(e->hk, arch_pc(&ev->caller))) {
+		e->nested++;
+		return;
+	}
+	taddr_t frames[LT_MAX_FRAMES];
+	int n = unwind_stack(e->unw, &ev->caller, frames, LT_MAX_FRAMES);
+	struct live l = { .addr = addr, .size = ev->size, .tid = th->tid, .t_ns = now_ns() };
+	sample_weight(ev->size, e->hk->interval, &l.weight_bytes, &l.weight_count);
+	l.stack_id = store_intern_stack(e->store, frames, (unsigned)n);
+	if (!l.stack_id || !hook_table_add(&e->t, e->hk, addr)) {
+		e->dropped++;
+		return;
+	}
+	store_alloc(e->store, &l);
+	e->samples++;
+}
+
+/* Forgets one sampled block that a stub logged as freed. */
+static void logged_free(taddr_t addr, void *arg)
+{
+	struct engine *e = arg;
+	if (store_free_addr(e->store, addr))
+		e->frees_seen++;
+}
+
+/* Brings the store up to date with the frees the stubs logged. */
+static void drain_frees(struct engine *e)
+{
+	if (e->hooked)
+		hook_drain_frees(&e->t, e->hk, logged_free, e);
+	e->last_drain_ns = now_ns();
+}
+
+void engine_sync(struct engine *e)
+{
+	if (!e->t.gone)
+		drain_frees(e);
+}
+
+/* Services a stop on one of our breakpoints and makes the thread ready to
+ * resume with the SIGTRAP swallowed. */
+static void service(struct engine *e, struct thread *th)
+{
+	uint64_t t0 = now_ns();
+	struct arch_regs *r = target_regs(th);
+	taddr_t site = arch_bkpt_addr(arch_pc(r));
+	bool is_free;
+	int kind = hook_by_trap(e->hk, site, &is_free);
+	th->sig = 0;
+	if (kind < 0) {
+		/* A breakpoint-hooked entry: continue in its stub, as the branch would. */
+		struct hook *h = hook_by_bkpt(e->hk, site);
+		struct arch_regs nr = *r;
+		arch_set_pc(&nr, h->stub);
+		target_set_regs(th, &nr);
+		return;
+	}
+	/* Frees logged before this stop happened before it: apply them first,
+	 * so that a block freed and reallocated at the same address is right. */
+	drain_frees(e);
+	uint64_t words[ARCH_TRAP_WORDS] = { 0 };
+	target_read(&e->t, arch_sp(r), words, sizeof(words));
+	struct arch_event ev;
+	if (is_free) {
+		arch_decode_free(r, words, &ev);
+		if (hook_table_del(&e->t, e->hk, ev.arg0)) {
+			store_free_addr(e->store, ev.arg0);
+			e->frees_seen++;
+		}
+	} else {
+		arch_decode_alloc(r, words, &ev);
+		hook_redraw(&e->t, e->hk, ev.shard_sp);
+		record_alloc(e, th, kind, &ev);
+	}
+	e->service_ns += now_ns() - t0;
+	e->stops++;
+}
+
+/* A stop from a task we do not know yet: a new thread whose clone event has
+ * not arrived, a vfork child (shares our memory), or a forked child. */
+static void new_task(struct engine *e, pid_t tid, int st, bool stopping)
+{
+	if (tgid_of(tid) == e->t.pid || (e->hooked && same_mm(e->t.pid, tid))) {
+		struct thread *th = target_add(&e->t, tid, STOP_RUNNING);
+		if (!th) {
+			ptrace(PTRACE_DETACH, tid, 0, 0);
+			return;
+		}
+		th->foreign = tgid_of(tid) != e->t.pid;
+		target_note_stop(th, st);
+		if (!stopping)
+			target_resume(th);
+		return;
+	}
+	/* A forked child: give it the code it had before we came, and let go. */
+	if (e->hooked)
+		hook_clean_child(e->hk, tid, e->syscall_insn);
+	e->forks_cleaned++;
+	int sig = (st >> 16) == 0 && WSTOPSIG(st) != SIGTRAP ? WSTOPSIG(st) : 0;
+	ptrace(PTRACE_DETACH, tid, 0, sig);
+}
+
+/* Handles one wait status. While stopping, threads are left stopped (our
+ * breakpoints are serviced when they are resumed); otherwise every stop is
+ * serviced and resumed at once. */
+static void dispatch(struct engine *e, pid_t tid, int st, bool stopping)
+{
+	struct thread *th = target_thread(&e->t, tid);
+	if (WIFEXITED(st) || WIFSIGNALED(st)) {
+		target_remove(&e->t, tid);
+		if (tid == e->t.pid) {
+			e->t.gone = true;
+			e->t.exit_status = st;
+			if (WIFEXITED(st))
+				snprintf(e->end, sizeof(e->end), "exited with status %d", WEXITSTATUS(st));
+			else
+				snprintf(e->end, sizeof(e->end), "was killed by signal %d (%s)",
+					 WTERMSIG(st), strsignal(WTERMSIG(st)));
+		}
+		return;
+	}
+	if (!WIFSTOPPED(st))
+		return;
+	if (!th) {
+		new_task(e, tid, st, stopping);
+		return;
+	}
+	target_note_stop(th, st);
+	if (th->stop == STOP_EVENT) {
+		if (th->event == PTRACE_EVENT_CLONE && !target_thread(&e->t, (pid_t)th->msg)) {
+			/* Its first stop comes by itself (auto-attach); until then it runs. */
+			target_add(&e->t, (pid_t)th->msg, STOP_RUNNING);
+			th = target_thread(&e->t, tid);
+		} else if (th->event == PTRACE_EVENT_EXIT && !th->foreign) {
+			drain_frees(e);	/* the last chance: the memory goes next */
+		} else if (th->event == PTRACE_EVENT_EXEC) {
+			if (th->foreign) {	/* a vfork child left our memory */
+				ptrace(PTRACE_DETACH, tid, 0, 0);
+				target_remove(&e->t, tid);
+				return;
+			}
+			/* The old image, its patches and our region are gone, and so
+			 * are the other threads (the execing one now has the leader's tid). */
+			for (size_t i = e->t.nth; i-- > 0;)
+				if (e->t.th[i].tid != tid && !e->t.th[i].foreign)
+					target_remove(&e->t, e->t.th[i].tid);
+			th = target_thread(&e->t, tid);
+			e->exec_seen = true;
+			e->hooked = false;
+			snprintf(e->end, sizeof(e->end), "ran execve (a new program image)");
+		}
+	}
+	if (stopping)
+		return;
+	if (at_our_trap(e, th))
+		service(e, th);
+	if (target_resume(th) == -ESRCH)
+		target_remove(&e->t, tid);
+}
+
+/* Stops every thread; returns 0, or -ESRCH when the target is gone. */
+static int stop_all(struct engine *e)
+{
+	uint64_t deadline = now_ns() + 5000000000ULL;
+	target_interrupt_all(&e->t);
+	for (;;) {
+		bool running = false;
+		for (size_t i = 0; i < e->t.nth; i++)
+			running |= e->t.th[i].stop == STOP_RUNNING;
+		if (!running || e->t.gone)
+			break;
+		int st;
+		pid_t pid = wait_any(e, 100, &st);
+		if (pid < 0) {
+			e->t.gone = true;
+			break;
+		}
+		if (pid > 0)
+			dispatch(e, pid, st, true);
+		else
+			target_interrupt_all(&e->t);	/* threads added meanwhile */
+		if (now_ns() > deadline) {
+			/* A thread that will not stop (uninterruptible sleep): forget it
+			 * for this round rather than hang; it reports later. */
+			break;
+		}
+	}
+	return e->t.gone ? -ESRCH : 0;
+}
+
+/* Services pending breakpoints and resumes every stopped thread. */
+static void resume_all(struct engine *e)
+{
+	for (size_t i = 0; i < e->t.nth; i++) {
+		struct thread *th = &e->t.th[i];
+		if (th->stop == STOP_RUNNING)
+			continue;
+		if (at_our_trap(e, th))
+			service(e, th);
+		if (target_resume(th) == -ESRCH)
+			target_remove(&e->t, th->tid), i--;
+	}
+}
+
+/* Returns a thread in which a system call can be injected, or NULL. */
+static struct thread *injector(struct engine *e)
+{
+	for (size_t i = 0; i < e->t.nth; i++) {
+		struct thread *th = &e->t.th[i];
+		if (!th->foreign && (th->stop == STOP_INTERRUPT || th->stop == STOP_GROUP))
+			return th;
+	}
+	return NULL;
+}
+
+/* Copies how each function was hooked, for status and reports after detach. */
+static void keep_hook_info(struct engine *e)
+{
+	static const char *how[] = { "not hooked", "jmp", "breakpoint", "alias" };
+	for (int k = 0; k < HK_COUNT; k++) {
+		const struct hook *h = &e->hk->h[k];
+		snprintf(e->info_how[k], sizeof(e->info_how[k]), "%s", how[h->how]);
+		snprintf(e->info_why[k], sizeof(e->info_why[k]), "%s", h->why);
+		e->info[k] = (struct hook_info){ hook_defs[k].name, h->entry, e->info_how[k],
+						 h->why[0] ? e->info_why[k] : NULL };
+	}
+}
+
+/* Leaktrap crashed: make the stubs inert and the code original again, and
+ * let go of threads that sit on our breakpoints. Only system calls. */
+void engine_emergency(void)
+{
+	struct engine *e = crash_engine;
+	if (!e || !e->hooked)
+		return;
+	crash_engine = NULL;
+	hook_set_active(&e->t, e->hk, false);
+	for (int k = 0; k < HK_COUNT; k++) {
+		struct hook *h = &e->hk->h[k];
+		if (h->how == HOW_JMP || h->how == HOW_BKPT)
+			target_write_code(&e->t, h->patch_at, h->orig, h->patch_len);
+	}
+	for (size_t i = 0; i < e->t.nth; i++) {
+		struct thread *th = &e->t.th[i];
+		if (th->stop == STOP_RUNNING)
+			continue;
+		struct arch_regs r;
+		if (th->stop == STOP_SIGNAL && th->sig == SIGTRAP && arch_regs_get(th->tid, &r) == 0) {
+			taddr_t site = arch_bkpt_addr(arch_pc(&r));
+			if (hook_by_bkpt(e->hk, site)) {	/* entry restored: run it again */
+				arch_set_pc(&r, site);
+				arch_regs_set(th->tid, &r);
+			}
+			th->sig = 0;
+		}
+		ptrace(PTRACE_DETACH, th->tid, 0, th->stop == STOP_SIGNAL ? th->sig : 0);
+	}
+}
+
+int engine_attach(struct engine *e, pid_t pid, int sigfd, uint64_t interval, char *err, size_t errlen)
+{
+	memset(e, 0, sizeof(*e));
+	e->sigfd = sigfd;
+	if (target_seize(&e->t, pid, err, errlen) < 0)
+		return -1;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	FILE *f = fopen(path, "re");
+	if (f) {
+		if (fgets(e->comm, sizeof(e->comm), f))
+			e->comm[strcspn(e->comm, "\n")] = 0;
+		fclose(f);
+	}
+	uint64_t t0 = now_ns();
+	e->attach_ns = t0;
+	struct maps m;
+	struct thread *th;
+	if (stop_all(e) < 0) {
+		snprintf(err, errlen, "PID %d exited while leaktrap attached", pid);
+		goto fail;
+	}
+	if (finder_find(&e->t, &e->found, err, errlen) < 0)
+		goto fail;
+	if (maps_read(pid, &m) < 0) {
+		snprintf(err, errlen, "cannot read /proc/%d/maps", pid);
+		goto fail;
+	}
+	e->syscall_insn = inject_find_insn(&e->t, &m);
+	maps_free(&m);
+	th = injector(e);
+	if (!e->syscall_insn || !th) {
+		snprintf(err, errlen, "cannot run a system call in PID %d (%s)", pid,
+			 th ? "no syscall instruction found" : "no thread in a usable stop");
+		goto fail;
+	}
+	e->hk = calloc(1, sizeof(*e->hk));
+	e->store = store_new();
+	e->unw = unwind_new(&e->t);
+	if (!e->hk || !e->store || !e->unw) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	e->hk->interval = interval;
+	e->hk->rng = (t0 ^ ((uint64_t)pid << 32)) | 1;
+	if (hook_install(&e->t, e->hk, &e->found, th, e->syscall_insn, err, errlen) < 0)
+		goto fail;
+	e->hooked = true;
+	crash_engine = e;
+	keep_hook_info(e);
+	resume_all(e);
+	e->pause_attach_ms = (double)(now_ns() - t0) / 1e6;
+	return 0;
+fail:
+	resume_all(e);
+	target_detach_all(&e->t);
+	target_release(&e->t);
+	return -1;
+}
+
+int engine_run(struct engine *e, uint64_t deadline_ns)
+{
+	for (;;) {
+		if (e->t.gone || e->exec_seen)
+			return 2;
+		if (e->stop_signal)
+			return 1;
+		uint64_t now = now_ns();
+		if (deadline_ns && now >= deadline_ns)
+			return 0;
+		int timeout = deadline_ns ? (int)((deadline_ns - now) / 1000000) + 1 : 1000;
+		if (timeout > 100)
+			timeout = 100;
+		int st;
+		pid_t pid = wait_any(e, timeout, &st);
+		if (pid < 0)
+			e->t.gone = true;
+		else if (pid > 0)
+			dispatch(e, pid, st, false);
+		if (now_ns() - e->last_drain_ns > 100000000ULL && !e->t.gone)
+			drain_frees(e);
+	}
+}
+
+/* Whether any thread's PC is in the region's code, or a stub has a call in flight. */
+static bool region_busy(struct engine *e)
+{
+	uint32_t inflight = 0;
+	target_read(&e->t, e->hk->region + RG_INFLIGHT, &inflight, sizeof(inflight));
+	if (inflight)
+		return true;
+	for (size_t i = 0; i < e->t.nth; i++) {
+		struct arch_regs *r = target_regs(&e->t.th[i]);
+		if (r && arch_pc(r) >= e->hk->region && arch_pc(r) < e->hk->region + RG_CODE_SIZE)
+			return true;
+	}
+	return false;
+}
+
+/* Moves threads stopped inside a trampoline to the same instruction in the
+ * original function (now restored). */
+static void leave_trampolines(struct engine *e)
+{
+	for (size_t i = 0; i < e->t.nth; i++) {
+		struct thread *th = &e->t.th[i];
+		struct arch_regs *r = target_regs(th);
+		taddr_t orig = r ? hook_tramp_to_orig(e->hk, arch_pc(r)) : 0;
+		if (!orig)
+			continue;
+		struct arch_regs nr = *r;
+		arch_set_pc(&nr, orig);
+		target_set_regs(th, &nr);
+	}
+}
+
+int engine_detach(struct engine *e, char *err, size_t errlen)
+{
+	int ret = 0;
+	err[0] = 0;
+	uint64_t t0 = now_ns();
+	if (e->t.gone) {
+		crash_engine = NULL;
+		target_release(&e->t);
+		return 0;
+	}
+	stop_all(e);
+	if (e->hooked) {
+		hook_set_active(&e->t, e->hk, false);
+		drain_frees(e);
+		/* Breakpoint stops first, while the entries still hold them. */
+		for (size_t i = 0; i < e->t.nth; i++)
+			if (at_our_trap(e, &e->t.th[i])) {
+				service(e, &e->t.th[i]);
+				e->t.th[i].stop = STOP_SIGNAL;	/* sig 0: resumes silently */
+			}
+		if (hook_unpatch(&e->t, e->hk) < 0) {
+			snprintf(err, errlen, "could not restore every patched entry");
+			ret = -1;
+		}
+		/* With the flag clear and the entries restored no thread can enter
+		 * a stub again; those inside leave within a few instructions, and
+		 * calls in flight return through them. */
+		for (int round = 0; round < 400 && !e->t.gone; round++) {
+			leave_trampolines(e);
+			if (!region_busy(e))
+				break;
+			resume_all(e);
+			int st;
+			pid_t pid = wait_any(e, round < 10 ? 1 : 10, &st);
+			if (pid > 0)
+				dispatch(e, pid, st, false);
+			stop_all(e);
+		}
+		drain_frees(e);	/* entries written by threads that were inside */
+		struct thread *th = injector(e);
+		if (!e->t.gone && (region_busy(e) || !th ||
+				   hook_unmap(&e->t, e->hk, th, e->syscall_insn) < 0)) {
+			/* Inert (flag clear, nothing branches to it): safe to leave. */
+			e->region_left = true;
+			if (!err[0])
+				snprintf(err, errlen, "the region at " TADDR_FMT " stays mapped (inert): "
+					 "a thread was still inside it", TADDR_ARG(e->hk->region));
+		}
+		e->hooked = false;
+	}
+	crash_engine = NULL;
+	/* Threads on a swallowed trap resume without it; others get their signal. */
+	target_detach_all(&e->t);
+	target_release(&e->t);
+	e->pause_detach_ms = (double)(now_ns() - t0) / 1e6;
+	return ret;
+}

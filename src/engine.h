@@ -1,0 +1,65 @@
+/* engine: the trap engine: attach, hook, service sampled events, detach. */
+#ifndef LT_ENGINE_H
+#define LT_ENGINE_H
+
+#include "hook.h"
+#include "report.h"
+#include "store.h"
+#include "unwind.h"
+
+struct engine {
+	struct target t;
+	struct hooks *hk;
+	struct finder_result found;
+	struct unwinder *unw;
+	struct store *store;
+	taddr_t syscall_insn;
+	int sigfd;                  /* signalfd: SIGCHLD and the signals that end a session */
+	int stop_signal;            /* a signal that asked us to detach, or 0 */
+	bool hooked;                /* stubs installed in the target */
+	bool exec_seen;             /* the target ran execve: its old image is gone */
+	char end[128];              /* how the target ended, "" while it runs */
+	char comm[64];
+	uint64_t attach_ns;         /* CLOCK_MONOTONIC at attach */
+	struct hook_info info[HK_COUNT];   /* how each function was hooked, kept past detach */
+	char info_how[HK_COUNT][32];
+	char info_why[HK_COUNT][192];
+	/* counters */
+	uint64_t samples, frees_seen, dropped, nested, forks_cleaned;
+	uint64_t last_drain_ns;     /* when the free log was last read */
+	uint64_t stops;             /* breakpoint stops serviced */
+	uint64_t service_ns;        /* time spent servicing them */
+	double pause_attach_ms, pause_detach_ms;
+	bool region_left;           /* detach could not unmap the region (left inert) */
+};
+
+/* Blocks the signals the engine handles and returns a signalfd for them
+ * (SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE), or -errno. */
+int engine_signals(void);
+
+/* Attaches to pid, finds and hooks its allocator with mean sampling interval
+ * `interval` bytes (0: every allocation). On failure returns -1 with a
+ * one-line reason in err and the target untouched. */
+int engine_attach(struct engine *e, pid_t pid, int sigfd, uint64_t interval,
+		  char *err, size_t errlen);
+
+/* Services the target's events until deadline_ns (CLOCK_MONOTONIC; 0: no
+ * deadline), a signal asks to stop, or the target ends. Returns 0 at the
+ * deadline, 1 on a signal, 2 when the target exited or ran execve. */
+int engine_run(struct engine *e, uint64_t deadline_ns);
+
+/* Restores the target exactly (patches, region) and detaches from every
+ * thread. Returns 0, or -1 with what could not be undone in err. */
+int engine_detach(struct engine *e, char *err, size_t errlen);
+
+/* Applies the frees the stubs logged since the last stop, so that the
+ * store is current (before a query). */
+void engine_sync(struct engine *e);
+
+/* Undoes what it can from a signal handler when leaktrap itself crashes. */
+void engine_emergency(void);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t now_ns(void);
+
+#endif

@@ -1,0 +1,445 @@
+/* hook: maps the region, fills stubs and trampolines, patches and restores entries. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "hook.h"
+#include "maps.h"
+#include "region.h"
+#include "sample.h"
+
+#define PAGE 4096ULL
+/* The region stays within 1 GiB of every entry, so trampolines reach both the
+ * functions (branch back) and their RIP-relative data (a few MiB further). */
+#define REACH (1ULL << 30)
+#define USER_TOP 0x7ffffffff000ULL
+
+/* Bucket of the sampled-address table for addr: the same hash as the stubs'. */
+static unsigned bucket_of(taddr_t addr)
+{
+	return (unsigned)((addr * (uint64_t)RG_HASH_MUL) >> (64 - RG_TABLE_BITS));
+}
+
+/* Picks free addresses for the region within reach of [lo, hi], nearest
+ * first; fills out[] and returns how many. */
+static int region_candidates(const struct maps *m, taddr_t lo, taddr_t hi, taddr_t *out, int max)
+{
+	taddr_t want_lo = hi > REACH ? hi - REACH : PAGE * 16;
+	taddr_t want_hi = lo + REACH - RG_SIZE;
+	int n = 0;
+	for (size_t i = 0; i <= m->n && n < max; i++) {
+		taddr_t gs = i ? m->v[i - 1].end : PAGE * 16;
+		taddr_t ge = i < m->n ? m->v[i].start : USER_TOP;
+		/* Leave the stack room to grow: nothing within 64 MiB below it. */
+		if (i < m->n && !strcmp(m->v[i].path, "[stack]"))
+			ge = ge > (64ULL << 20) ? ge - (64ULL << 20) : 0;
+		if (ge < gs + RG_SIZE + 2 * PAGE)
+			continue;
+		taddr_t a_lo = gs + PAGE, a_hi = ge - PAGE - RG_SIZE;	/* guard pages */
+		if (a_lo < want_lo)
+			a_lo = (want_lo + PAGE - 1) & ~(PAGE - 1);
+		if (a_hi > want_hi)
+			a_hi = want_hi & ~(PAGE - 1);
+		if (a_lo > a_hi)
+			continue;
+		/* The end of a gap below the entries, or its start above them. */
+		out[n++] = a_hi < lo ? a_hi : a_lo;
+	}
+	/* Nearest to the entries first. */
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0; j--) {
+			taddr_t a = out[j], b = out[j - 1];
+			taddr_t da = a < lo ? lo - a : a - lo, db = b < lo ? lo - b : b - lo;
+			if (da >= db)
+				break;
+			out[j] = b;
+			out[j - 1] = a;
+		}
+	return n;
+}
+
+/* Runs a system call through th and returns its result as -errno on failure. */
+static long remote(struct target *t, struct thread *th, taddr_t insn, long nr,
+		   uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
+{
+	const uint64_t args[6] = { a0, a1, a2, a3, (uint64_t)-1, 0 };
+	long ret;
+	int e = inject_syscall(t, th, insn, nr, args, &ret);
+	return e ? e : ret;
+}
+
+/* Maps the region in the target; returns its address, or 0 with err set. */
+static taddr_t map_region(struct target *t, struct thread *th, taddr_t insn,
+			  taddr_t lo, taddr_t hi, char *err, size_t errlen)
+{
+	struct maps m;
+	taddr_t cand[64];
+	if (maps_read(t->pid, &m) < 0) {
+		snprintf(err, errlen, "cannot read /proc/%d/maps", t->pid);
+		return 0;
+	}
+	int n = region_candidates(&m, lo, hi, cand, 64);
+	maps_free(&m);
+	for (int i = 0; i < n; i++) {
+		long r = remote(t, th, insn, SYS_mmap, cand[i], RG_SIZE, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE);
+		if (r == (long)cand[i])
+			return cand[i];
+		if (r > 0)	/* a kernel that took the address as a hint */
+			remote(t, th, insn, SYS_munmap, (uint64_t)r, RG_SIZE, 0, 0);
+		else if (r != -EEXIST) {
+			snprintf(err, errlen, "mmap in the target failed: %s", strerror((int)-r));
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "no free address range within reach of the allocator "
+		 "(within 1 GiB of " TADDR_FMT ")", TADDR_ARG(lo));
+	return 0;
+}
+
+/* Decides how to hook one function: relocates its prologue for the branch
+ * patch, else for the breakpoint fallback, else leaves it alone. */
+static void plan_hook(struct target *t, struct hook *h)
+{
+	uint8_t buf[65536];
+	size_t len = h->fsize ? (h->fsize < sizeof(buf) ? h->fsize : sizeof(buf)) : 64;
+	if (target_read(t, h->entry, buf, len) < 0) {
+		snprintf(h->why, sizeof(h->why), "cannot read its code");
+		return;
+	}
+	bool whole = h->fsize > 0 && h->fsize <= sizeof(buf);
+	if (arch_relocate(buf, len, whole, h->entry, h->tramp, arch_branch_len, &h->rel) == 0) {
+		h->how = HOW_JMP;
+		h->patch_len = arch_branch_len;
+	} else {
+		char jmp_why[sizeof(h->rel.why)];
+		snprintf(jmp_why, sizeof(jmp_why), "%s", h->rel.why);
+		if (arch_relocate(buf, len, whole, h->entry, h->tramp, arch_bkpt_len, &h->rel) == 0) {
+			h->how = HOW_BKPT;
+			h->patch_len = arch_bkpt_len;
+			snprintf(h->why, sizeof(h->why), "branch refused: %s", jmp_why);
+		} else {
+			snprintf(h->why, sizeof(h->why), "refused: %s", jmp_why);
+			return;
+		}
+	}
+	h->patch_at = h->entry + h->rel.skip;
+	memcpy(h->orig, buf + h->rel.skip, h->patch_len);
+}
+
+/* Moves threads whose PC lies inside a patch window out of it by single-stepping. */
+static int step_out_of_windows(struct target *t, struct hooks *hk)
+{
+	for (size_t i = 0; i < t->nth; i++) {
+		struct thread *th = &t->th[i];
+		for (int n = 0; n < 32; n++) {
+			struct arch_regs *r = target_regs(th);
+			if (!r || !hook_in_window(hk, arch_pc(r)))
+				break;
+			if (target_step(th) < 0)
+				return -EIO;
+		}
+	}
+	return 0;
+}
+
+int hook_install(struct target *t, struct hooks *hk, const struct finder_result *f,
+		 struct thread *th, taddr_t insn, char *err, size_t errlen)
+{
+	taddr_t lo = UINT64_MAX, hi = 0;
+	for (int k = 0; k < HK_COUNT; k++) {
+		struct hook *h = &hk->h[k];
+		memset(h, 0, sizeof(*h));
+		h->entry = f->fn[k].addr;
+		h->fsize = f->fn[k].size;
+		if (!h->entry) {
+			snprintf(h->why, sizeof(h->why), "not defined in the process");
+			continue;
+		}
+		lo = h->entry < lo ? h->entry : lo;
+		hi = h->entry > hi ? h->entry : hi;
+	}
+	if (hi - lo > REACH) {
+		snprintf(err, errlen, "the allocator's functions are more than 1 GiB apart; "
+			 "leaktrap cannot hook them from one region yet");
+		return -1;
+	}
+	hk->region = map_region(t, th, insn, lo, hi, err, errlen);
+	if (!hk->region)
+		return -1;
+	memset(hk->table, 0, sizeof(hk->table));
+	hk->ftail = 0;
+	if (target_write(t, hk->region, arch_image, arch_image_size) < 0 ||
+	    hook_reset_countdowns(t, hk) < 0)
+		goto fail_write;
+
+	for (int k = 0; k < HK_COUNT; k++) {
+		struct hook *h = &hk->h[k];
+		const struct arch_hook_offsets *o = &arch_image_hooks[k];
+		if (!h->entry)
+			continue;
+		h->stub = hk->region + o->stub;
+		h->tramp = hk->region + o->tramp;
+		h->trap_alloc = o->trap_alloc ? hk->region + o->trap_alloc : 0;
+		h->trap_free = o->trap_free ? hk->region + o->trap_free : 0;
+		for (int j = 0; j < k; j++)
+			if (hk->h[j].entry == h->entry) {
+				/* glibc: aligned_alloc and memalign are one function. */
+				h->how = HOW_ALIAS;
+				h->alias_of = j;
+				snprintf(h->why, sizeof(h->why), "same entry as %s", hook_defs[j].name);
+			}
+		if (h->how == HOW_ALIAS)
+			continue;
+		plan_hook(t, h);
+		if (h->how != HOW_NONE && target_write(t, h->tramp, h->rel.code, h->rel.code_len) < 0)
+			goto fail_write;
+	}
+	/* Only now make the code executable (and no longer writable). */
+	long r = remote(t, th, insn, SYS_mprotect, hk->region, RG_CODE_SIZE, PROT_READ | PROT_EXEC, 0);
+	if (r < 0) {
+		snprintf(err, errlen, "mprotect in the target failed: %s", strerror((int)-r));
+		goto fail;
+	}
+	if (hook_set_active(t, hk, true) < 0 || step_out_of_windows(t, hk) < 0)
+		goto fail_write;
+	for (int k = 0; k < HK_COUNT; k++) {
+		struct hook *h = &hk->h[k];
+		uint8_t patch[16];
+		if (h->how == HOW_JMP) {
+			if (arch_encode_branch(patch, h->patch_at, h->stub) < 0) {
+				h->how = HOW_NONE;
+				snprintf(h->why, sizeof(h->why), "stub out of branch reach");
+				continue;
+			}
+		} else if (h->how == HOW_BKPT) {
+			memcpy(patch, arch_bkpt_insn, arch_bkpt_len);
+		} else {
+			continue;
+		}
+		if (target_write_code(t, h->patch_at, patch, h->patch_len) < 0) {
+			hook_unpatch(t, hk);
+			goto fail_write;
+		}
+	}
+	return 0;
+
+fail_write:
+	snprintf(err, errlen, "cannot write the target's memory: %s", strerror(errno));
+fail:
+	hook_set_active(t, hk, false);
+	hook_unmap(t, hk, th, insn);
+	return -1;
+}
+
+int hook_set_active(struct target *t, const struct hooks *hk, bool on)
+{
+	uint32_t v = on;
+	return hk->region ? target_write(t, hk->region + RG_ACTIVE, &v, sizeof(v)) : 0;
+}
+
+int hook_unpatch(struct target *t, struct hooks *hk)
+{
+	int err = 0;
+	for (int k = 0; k < HK_COUNT; k++) {
+		struct hook *h = &hk->h[k];
+		uint8_t now[16];
+		if (h->how != HOW_JMP && h->how != HOW_BKPT)
+			continue;
+		if (target_write_code(t, h->patch_at, h->orig, h->patch_len) < 0 ||
+		    target_read(t, h->patch_at, now, h->patch_len) < 0 ||
+		    memcmp(now, h->orig, h->patch_len)) {
+			err = -EIO;
+			continue;
+		}
+		h->how = HOW_NONE;
+		snprintf(h->why, sizeof(h->why), "restored");
+	}
+	return err;
+}
+
+int hook_unmap(struct target *t, struct hooks *hk, struct thread *th, taddr_t insn)
+{
+	if (!hk->region)
+		return 0;
+	long r = remote(t, th, insn, SYS_munmap, hk->region, RG_SIZE, 0, 0);
+	if (r < 0)
+		return (int)r;
+	hk->region = 0;
+	return 0;
+}
+
+struct hook *hook_by_bkpt(struct hooks *hk, taddr_t addr)
+{
+	for (int k = 0; k < HK_COUNT; k++)
+		if (hk->h[k].how == HOW_BKPT && hk->h[k].patch_at == addr)
+			return &hk->h[k];
+	return NULL;
+}
+
+int hook_by_trap(const struct hooks *hk, taddr_t addr, bool *is_free)
+{
+	for (int k = 0; k < HK_COUNT; k++) {
+		const struct hook *h = &hk->h[k];
+		if (!hk->region || !h->stub)
+			continue;
+		if (h->trap_alloc == addr || h->trap_free == addr) {
+			*is_free = h->trap_free == addr;
+			return k;
+		}
+	}
+	return -1;
+}
+
+bool hook_in_allocator(const struct hooks *hk, taddr_t addr)
+{
+	for (int k = 0; k < HK_COUNT; k++) {
+		const struct hook *h = &hk->h[k];
+		if (h->entry && h->fsize && addr >= h->entry && addr < h->entry + h->fsize)
+			return true;
+	}
+	return false;
+}
+
+taddr_t hook_tramp_to_orig(const struct hooks *hk, taddr_t pc)
+{
+	for (int k = 0; k < HK_COUNT; k++) {
+		const struct hook *h = &hk->h[k];
+		if (!h->tramp || pc < h->tramp || pc >= h->tramp + RG_TRAMP_SLOT)
+			continue;
+		for (unsigned i = 0; i < h->rel.ninsns; i++)
+			if (pc == h->tramp + h->rel.tramp_off[i])
+				return h->patch_at + h->rel.orig_off[i];
+		return 0;
+	}
+	return 0;
+}
+
+bool hook_in_window(const struct hooks *hk, taddr_t pc)
+{
+	for (int k = 0; k < HK_COUNT; k++) {
+		const struct hook *h = &hk->h[k];
+		if ((h->how == HOW_JMP || h->how == HOW_BKPT) &&
+		    pc > h->patch_at && pc < h->patch_at + h->rel.displaced)
+			return true;
+	}
+	return false;
+}
+
+bool hook_table_add(struct target *t, struct hooks *hk, taddr_t addr)
+{
+	unsigned b = bucket_of(addr);
+	int free_slot = -1;
+	for (int i = 0; i < RG_BUCKET_SLOTS; i++) {
+		if (hk->table[b][i] == addr)
+			return true;
+		if (!hk->table[b][i] && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot < 0)
+		return false;
+	taddr_t slot = hk->region + RG_TABLE + ((taddr_t)b << RG_BUCKET_LOG) + 8 * free_slot;
+	if (target_write(t, slot, &addr, 8) < 0)
+		return false;
+	hk->table[b][free_slot] = addr;
+	return true;
+}
+
+bool hook_table_del(struct target *t, struct hooks *hk, taddr_t addr)
+{
+	unsigned b = bucket_of(addr);
+	for (int i = 0; i < RG_BUCKET_SLOTS; i++)
+		if (hk->table[b][i] == addr) {
+			uint64_t zero = 0;
+			hk->table[b][i] = 0;
+			target_write(t, hk->region + RG_TABLE + ((taddr_t)b << RG_BUCKET_LOG) + 8 * i,
+				     &zero, 8);
+			return true;
+		}
+	return false;
+}
+
+int hook_drain_frees(struct target *t, struct hooks *hk, void (*fn)(taddr_t, void *), void *arg)
+{
+	static uint64_t buf[RG_FLOG_N];
+	uint64_t head;
+	if (!hk->region || target_read(t, hk->region + RG_FHEAD, &head, sizeof(head)) < 0 ||
+	    head == hk->ftail || head - hk->ftail > RG_FLOG_N)
+		return 0;
+	/* The pending entries, in at most two pieces (the log wraps). */
+	uint64_t n = head - hk->ftail, first = hk->ftail % RG_FLOG_N;
+	uint64_t n1 = n < RG_FLOG_N - first ? n : RG_FLOG_N - first;
+	if (target_read(t, hk->region + RG_FLOG + 8 * first, buf, 8 * n1) < 0 ||
+	    (n > n1 && target_read(t, hk->region + RG_FLOG, buf + n1, 8 * (n - n1)) < 0))
+		return 0;
+	uint64_t done = 0;
+	while (done < n && buf[done]) {	/* 0: claimed, not written yet */
+		unsigned b = bucket_of(buf[done]);
+		for (int i = 0; i < RG_BUCKET_SLOTS; i++)
+			if (hk->table[b][i] == buf[done])
+				hk->table[b][i] = 0;	/* the stub cleared the real slot */
+		fn(buf[done], arg);
+		done++;
+	}
+	if (!done)
+		return 0;
+	/* Zero what was consumed before giving the entries back to the stubs. */
+	static const uint64_t zeros[RG_FLOG_N];
+	uint64_t d1 = done < n1 ? done : n1;
+	target_write(t, hk->region + RG_FLOG + 8 * first, zeros, 8 * d1);
+	if (done > d1)
+		target_write(t, hk->region + RG_FLOG, zeros, 8 * (done - d1));
+	hk->ftail += done;
+	target_write(t, hk->region + RG_FTAIL, &hk->ftail, sizeof(hk->ftail));
+	return (int)done;
+}
+
+void hook_redraw(struct target *t, struct hooks *hk, taddr_t sp)
+{
+	unsigned shard = (unsigned)(sp >> RG_SHARD_SHIFT) & (RG_NSHARDS - 1);
+	int64_t next = sample_draw(hk->interval, &hk->rng);
+	target_write(t, hk->region + RG_SHARDS + ((taddr_t)shard << RG_SHARD_LOG) + RG_SHARD_NEXT,
+		     &next, sizeof(next));
+}
+
+int hook_reset_countdowns(struct target *t, struct hooks *hk)
+{
+	int64_t shards[RG_NSHARDS << RG_SHARD_LOG >> 3];
+	memset(shards, 0, sizeof(shards));
+	for (int i = 0; i < RG_NSHARDS; i++) {
+		int64_t *s = &shards[(i << RG_SHARD_LOG) / 8];
+		s[0] = sample_draw(hk->interval, &hk->rng);
+		s[RG_SHARD_NEXT / 8] = sample_draw(hk->interval, &hk->rng);
+	}
+	return target_write(t, hk->region + RG_SHARDS, shards, sizeof(shards));
+}
+
+int hook_clean_child(const struct hooks *hk, pid_t child, taddr_t insn)
+{
+	struct target ct = { .pid = child, .memfd = -1 };
+	char path[64];
+	int err = 0;
+	snprintf(path, sizeof(path), "/proc/%d/mem", child);
+	ct.memfd = open(path, O_RDWR | O_CLOEXEC);
+	if (ct.memfd < 0)
+		return -errno;
+	for (int k = 0; k < HK_COUNT; k++) {
+		const struct hook *h = &hk->h[k];
+		if ((h->how == HOW_JMP || h->how == HOW_BKPT) &&
+		    target_write_code(&ct, h->patch_at, h->orig, h->patch_len) < 0)
+			err = -EIO;
+	}
+	if (hk->region) {
+		uint32_t off = 0;
+		target_write(&ct, hk->region + RG_ACTIVE, &off, sizeof(off));
+		struct thread th = { .tid = child, .stop = STOP_INTERRUPT };
+		remote(&ct, &th, insn, SYS_munmap, hk->region, RG_SIZE, 0, 0);
+	}
+	close(ct.memfd);
+	return err;
+}

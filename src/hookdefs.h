@@ -1,0 +1,33 @@
+/* hookdefs: the allocator functions leaktrap hooks, and what each one means. */
+#ifndef LT_HOOKDEFS_H
+#define LT_HOOKDEFS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The order is shared with every arch's stub image (arch_image_hooks[]). */
+enum hook_kind {
+	HK_MALLOC, HK_CALLOC, HK_REALLOC, HK_REALLOCARRAY, HK_FREE,
+	HK_POSIX_MEMALIGN, HK_ALIGNED_ALLOC, HK_MEMALIGN, HK_VALLOC, HK_PVALLOC,
+	HK_COUNT
+};
+
+/* What a hooked function does with memory, as the tracer decodes its events. */
+struct hook_def {
+	const char *name;
+	bool allocates;        /* its stub has an allocation trap */
+	bool frees_arg0;       /* its stub has a free trap for argument 0 */
+	bool result_via_arg0;  /* the new block is stored at *arg0 (posix_memalign) */
+};
+
+extern const struct hook_def hook_defs[HK_COUNT];
+
+/* Where the stub image of one hook kind lives, as offsets from the image start. */
+struct arch_hook_offsets {
+	uint32_t stub;        /* entry of the stub */
+	uint32_t tramp;       /* its trampoline slot (RG_TRAMP_SLOT bytes) */
+	uint32_t trap_alloc;  /* the breakpoint after an allocation, or 0 */
+	uint32_t trap_free;   /* the breakpoint before a free, or 0 */
+};
+
+#endif

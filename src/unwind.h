@@ -1,0 +1,27 @@
+/* unwind: call stacks of stopped threads, with libunwind's remote interface. */
+#ifndef LT_UNWIND_H
+#define LT_UNWIND_H
+
+#include "target.h"
+
+struct unwinder;
+
+/* Creates an unwinder for t's address space (libunwind's global caching on);
+ * returns NULL when out of memory. */
+struct unwinder *unwind_new(struct target *t);
+
+/*
+ * Unwinds from the registers of a caller frame (pc = a return address) and
+ * stores frames[0] = that pc, then each caller's, up to max. Stack memory is
+ * read once, in bulk, from the stack pointer up; code and unwind tables come
+ * from a page cache of read-only mappings. Returns the number of frames.
+ */
+int unwind_stack(struct unwinder *u, const struct arch_regs *caller, taddr_t *frames, int max);
+
+/* Forgets cached modules, pages and unwind info (after the mappings changed). */
+void unwind_flush(struct unwinder *u);
+
+/* Frees the unwinder. */
+void unwind_free(struct unwinder *u);
+
+#endif
