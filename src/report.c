@@ -1,232 +1,552 @@
-/* report: a query result as text for people and as JSON for programs. */
+/*
+ * report: printing a query result for people (text) and programs (json).
+ *
+ * Every write goes through struct out, which remembers the first failure
+ * (errno of the failing stdio call), so a full disk or a closed pipe shows up
+ * as the return value instead of a silently truncated report.
+ */
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+
 #include "report.h"
 
-#define MAX_SYM 16
+#define MAX_SYM 32  /* inlined entries per address, physical frame included */
 
-/* Formats bytes with a binary unit. */
-static const char *human_size(double b, char *buf, size_t len)
+struct out {
+	FILE *f;
+	int err;    /* first errno, 0 while all went well */
+};
+
+/* Records the first write error (errno, or EIO when stdio left none). */
+static void out_fail(struct out *o)
 {
-	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	int i = 0;
-	while (b >= 1024 && i < 4) {
-		b /= 1024;
-		i++;
+	if (!o->err)
+		o->err = errno ? errno : EIO;
+}
+
+/* printf to the report; does nothing once a write has failed. */
+__attribute__((format(printf, 2, 3)))
+static void out_printf(struct out *o, const char *fmt, ...)
+{
+	if (o->err)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	errno = 0;
+	if (vfprintf(o->f, fmt, ap) < 0)
+		out_fail(o);
+	va_end(ap);
+}
+
+/* Writes n raw bytes to the report. */
+static void out_write(struct out *o, const char *p, size_t n)
+{
+	if (o->err || n == 0)
+		return;
+	errno = 0;
+	if (fwrite(p, 1, n, o->f) != n)
+		out_fail(o);
+}
+
+/* Flushes the report; returns 0 or -errno of the first failed write. */
+static int out_finish(struct out *o)
+{
+	if (!o->err) {
+		errno = 0;
+		if (fflush(o->f) != 0 || ferror(o->f))
+			out_fail(o);
 	}
-	snprintf(buf, len, i ? "%.1f %s" : "%.0f %s", b, unit[i]);
+	return -o->err;
+}
+
+/* Fills out[] with the entries of one frame, innermost first and the
+ * physical frame last; returns their number (at least 1). Without a
+ * symbolizer the frame is just its address. */
+static int frame_syms(struct symbolizer *sym, taddr_t addr, struct sym_frame *out)
+{
+	int n = sym ? sym_lookup(sym, addr, true, out, MAX_SYM) : 0;
+	if (n <= 0) {
+		out[0] = (struct sym_frame){ .addr = addr };
+		n = 1;
+	}
+	return n;
+}
+
+/* ---- text ---- */
+
+/* Formats a byte figure with a binary unit into buf and returns buf:
+ * "512 B", "3.2 MiB". With trim, a value that is a whole number of its unit
+ * prints without the decimal ("512 KiB"). */
+static const char *fmt_size(double b, bool trim, char *buf, size_t len)
+{
+	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	if (!isfinite(b))
+		b = 0;
+	double v = b;
+	int i = 0;
+	/* Move up a unit where the rounded figure would read 1024 of this one. */
+	if (fabs(v) >= 1023.5) {
+		v /= 1024;
+		i = 1;
+		while (fabs(v) >= 1023.95 && i < 5) {
+			v /= 1024;
+			i++;
+		}
+	}
+	if (i == 0 || (trim && v == floor(v)))
+		snprintf(buf, len, "%.0f %s", v, unit[i]);
+	else
+		snprintf(buf, len, "%.1f %s", v, unit[i]);
 	return buf;
 }
 
-/* Formats an age in nanoseconds. */
-static const char *human_age(uint64_t ns, char *buf, size_t len)
+/* Formats an age or duration in nanoseconds ("250 ms", "9.8 s", "3.5 m",
+ * "1.2 h") into buf and returns buf. */
+static const char *fmt_age(double ns, char *buf, size_t len)
 {
-	double s = (double)ns / 1e9;
-	if (s < 1)
+	double s = isfinite(ns) && ns > 0 ? ns / 1e9 : 0;
+	/* thresholds sit where rounding would print the next unit's worth */
+	if (s < 0.9995)
 		snprintf(buf, len, "%.0f ms", s * 1e3);
-	else if (s < 120)
+	else if (s < 59.95)
 		snprintf(buf, len, "%.1f s", s);
-	else if (s < 7200)
+	else if (s < 59.95 * 60)
 		snprintf(buf, len, "%.1f m", s / 60);
 	else
 		snprintf(buf, len, "%.1f h", s / 3600);
 	return buf;
 }
 
-/* Returns 0, or -errno if writing to f failed. */
-static int finish(FILE *f)
+/* Returns the last path component of p (p itself when it has no slash). */
+static const char *base_name(const char *p)
 {
-	if (fflush(f) != 0 || ferror(f))
-		return errno ? -errno : -EIO;
-	return 0;
+	const char *s = strrchr(p, '/');
+	return s && s[1] ? s + 1 : p;
 }
 
-/* The basename of a path. */
-static const char *base(const char *p)
+/* Writes a string for a terminal: control characters become \xNN, since
+ * names, paths and the target's comm are the target's to choose and an
+ * escape sequence in them must not reach the reader's terminal. NULL is "?". */
+static void out_text(struct out *o, const char *s)
 {
-	const char *s = p ? strrchr(p, '/') : NULL;
-	return s ? s + 1 : p;
+	if (!s)
+		s = "?";
+	const char *run = s;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c >= 0x20 && c != 0x7f)
+			continue;
+		out_write(o, run, (size_t)(s - run));
+		out_printf(o, "\\x%02x", c);
+		run = s + 1;
+	}
+	out_write(o, run, (size_t)(s - run));
 }
 
+/* Returns "s" unless the rounded figure is exactly one. */
+static const char *plural(double v)
+{
+	return llround(v) == 1 ? "" : "s";
+}
+
+/* Returns the word for a sort order. */
+static const char *sort_name(enum query_sort s)
+{
+	switch (s) {
+	case SORT_COUNT: return "count";
+	case SORT_AGE: return "age";
+	case SORT_BYTES: break;
+	}
+	return "bytes";
+}
+
+/* Writes one stack frame as text: the physical frame, then the entries
+ * inlined into it, indented under it, innermost first as the symbolizer
+ * gives them (the same order as the JSON frames array). */
+static void text_frame(struct out *o, unsigned idx, taddr_t addr, struct symbolizer *sym)
+{
+	struct sym_frame fr[MAX_SYM];
+	int n = frame_syms(sym, addr, fr);
+	const struct sym_frame *p = &fr[n - 1];
+
+	out_printf(o, "    #%u " TADDR_FMT, idx, TADDR_ARG(addr));
+	if (p->func) {
+		out_write(o, " ", 1);
+		out_text(o, p->func);
+		if (p->func_off)
+			out_printf(o, "+0x%llx", (unsigned long long)p->func_off);
+		if (p->module) {
+			out_write(o, " (", 2);
+			out_text(o, p->module);
+			out_write(o, ")", 1);
+		}
+	} else if (p->module) {
+		/* no symbol: module+offset is what addr2line -e takes */
+		out_write(o, " ?? (", 5);
+		out_text(o, p->module);
+		out_printf(o, "+0x%llx)", (unsigned long long)p->module_off);
+	}
+	if (p->file) {
+		out_write(o, " ", 1);
+		out_text(o, base_name(p->file));
+		if (p->line > 0)
+			out_printf(o, ":%d", p->line);
+	}
+	out_printf(o, "\n");
+
+	for (int i = 0; i < n - 1; i++) {
+		const struct sym_frame *e = &fr[i];
+		out_printf(o, "       [inlined] ");
+		out_text(o, e->func ? e->func : "??");
+		if (e->file) {
+			out_write(o, " (", 2);
+			out_text(o, base_name(e->file));
+			if (e->line > 0)
+				out_printf(o, ":%d", e->line);
+			out_printf(o, ")");
+		}
+		out_printf(o, "\n");
+	}
+}
+
+/* Writes the header lines of a text report. */
+static void text_header(struct out *o, const struct report_meta *m,
+			const struct query_result *r, const struct query *q)
+{
+	char b1[32];
+	bool exact = m->sample_interval == 0;
+
+	out_printf(o, "leaktrap: live %sallocations in %d (", exact ? "" : "sampled ", (int)m->pid);
+	out_text(o, m->comm);
+	out_printf(o, "), %s attached, ", fmt_age(m->duration_s * 1e9, b1, sizeof(b1)));
+	out_text(o, m->engine);
+	out_printf(o, " engine\n");
+	if (m->target_end) {
+		out_printf(o, "target ");
+		out_text(o, m->target_end);
+		out_printf(o, " during the session\n");
+	}
+	if (exact)
+		out_printf(o, "every allocation recorded: figures are exact "
+			   "(%llu live; %llu recorded, %llu frees seen)\n",
+			   (unsigned long long)r->total_samples, (unsigned long long)m->samples,
+			   (unsigned long long)m->frees_seen);
+	else
+		out_printf(o, "sampling every %s on average: bytes and counts are estimates "
+			   "from %llu sample%s (%llu taken, %llu frees seen)\n",
+			   fmt_size((double)m->sample_interval, true, b1, sizeof(b1)),
+			   (unsigned long long)r->total_samples, plural((double)r->total_samples),
+			   (unsigned long long)m->samples, (unsigned long long)m->frees_seen);
+	if (m->dropped)
+		out_printf(o, "warning: %llu %s not tracked (sampled-address table full): "
+			   "figures are low\n", (unsigned long long)m->dropped,
+			   exact ? "allocations were" : "samples were");
+
+	out_printf(o, "allocator: ");
+	out_text(o, m->allocator ? m->allocator : "unknown");
+	out_printf(o, "; hooks:");
+	if (!m->hooks || m->nhooks == 0)
+		out_printf(o, " none");
+	for (size_t i = 0; m->hooks && i < m->nhooks; i++) {
+		const struct hook_info *h = &m->hooks[i];
+		out_printf(o, "%s ", i ? "," : "");
+		out_text(o, h->func);
+		out_write(o, " ", 1);
+		out_text(o, h->how);
+		if (h->why) {
+			out_write(o, " (", 2);
+			out_text(o, h->why);
+			out_write(o, ")", 1);
+		}
+	}
+	out_printf(o, "\n");
+
+	if (q->min_age_ns || q->max_age_ns || q->min_size) {
+		const char *sep = "";
+		out_printf(o, "filters:");
+		if (q->min_age_ns) {
+			out_printf(o, " older than %s", fmt_age((double)q->min_age_ns, b1, sizeof(b1)));
+			sep = ",";
+		}
+		if (q->max_age_ns) {
+			out_printf(o, "%s younger than %s", sep,
+				   fmt_age((double)q->max_age_ns, b1, sizeof(b1)));
+			sep = ",";
+		}
+		if (q->min_size)
+			out_printf(o, "%s at least %s", sep,
+				   fmt_size((double)q->min_size, true, b1, sizeof(b1)));
+		out_printf(o, "\n");
+	}
+
+	const char *est = exact ? "" : "~";
+	out_printf(o, "total: %s%s in %s%.0f allocation%s%s, %zu stack%s; ",
+		   est, fmt_size(r->total_bytes, false, b1, sizeof(b1)),
+		   est, r->total_count, plural(r->total_count), exact ? "" : " (est.)",
+		   r->ngroups_total, r->ngroups_total == 1 ? "" : "s");
+	if (r->ngroups < r->ngroups_total)
+		out_printf(o, "showing top %zu", r->ngroups);
+	else
+		out_printf(o, "showing all");
+	if (q->sort != SORT_BYTES)
+		out_printf(o, ", by %s", q->sort == SORT_AGE ? "age (oldest first)" : "count");
+	out_printf(o, "\n");
+}
+
+/* Writes r as text to f: per group estimated live bytes and count, samples,
+ * oldest age and symbolized frames. Returns 0, or -errno on a write error. */
 int report_text(FILE *f, const struct report_meta *m, const struct query_result *r,
 		const struct store *s, struct symbolizer *sym)
 {
-	char b1[32], b2[32];
+	static const struct query noq = { .sort = SORT_BYTES };
+	if (!f || !m || !r)
+		return -EINVAL;
+	const struct query *q = m->query ? m->query : &noq;
+	struct out o = { .f = f };
 	bool exact = m->sample_interval == 0;
 	const char *est = exact ? "" : "~";
-	fprintf(f, "leaktrap: live sampled allocations in %d (%s), %.1f s attached, %s engine\n",
-		m->pid, m->comm ? m->comm : "?", m->duration_s, m->engine);
-	if (m->target_end)
-		fprintf(f, "the target %s during the session\n", m->target_end);
-	if (exact)
-		fprintf(f, "every allocation recorded: figures are exact\n");
-	else
-		fprintf(f, "sampling every %s on average: bytes and counts are estimates from %llu samples\n",
-			human_size((double)m->sample_interval, b1, sizeof(b1)), (unsigned long long)m->samples);
-	fprintf(f, "allocator: %s; hooks:", m->allocator && m->allocator[0] ? m->allocator : "?");
-	for (size_t i = 0; i < m->nhooks; i++)
-		if (m->hooks[i].addr)
-			fprintf(f, " %s %s%s", m->hooks[i].func, m->hooks[i].how,
-				i + 1 < m->nhooks ? "," : "");
-	fprintf(f, "\n");
-	if (m->dropped)
-		fprintf(f, "%llu samples could not be tracked (sampled-address table full): "
-			"estimates are low by about that share\n", (unsigned long long)m->dropped);
-	fprintf(f, "total: %s%s in %s%.0f allocations%s, %zu stacks", est,
-		human_size(r->total_bytes, b1, sizeof(b1)), est, r->total_count, exact ? "" : " (est.)",
-		r->ngroups_total);
-	if (r->ngroups < r->ngroups_total)
-		fprintf(f, "; showing top %zu", r->ngroups);
-	fprintf(f, "\n");
-	for (size_t g = 0; g < r->ngroups; g++) {
-		const struct group *gr = &r->groups[g];
-		const struct stack *st = store_stack(s, gr->stack_id);
-		fprintf(f, "\n#%zu stack %u: %s%s in %s%.0f allocations%s, %llu samples, oldest %s\n",
-			g + 1, gr->stack_id, est, human_size(gr->bytes, b1, sizeof(b1)), est, gr->count,
-			exact ? "" : " (est.)", (unsigned long long)gr->samples,
-			human_age(gr->oldest_ns, b2, sizeof(b2)));
-		for (uint32_t i = 0; st && i < st->nframes; i++) {
-			struct sym_frame fr[MAX_SYM];
-			int n = 1;
-			if (sym)
-				n = sym_lookup(sym, st->frames[i], true, fr, MAX_SYM);
-			else
-				fr[0] = (struct sym_frame){ .addr = st->frames[i] };
-			/* The physical frame is last; inlined ones come before it. */
-			const struct sym_frame *p = &fr[n - 1];
-			fprintf(f, "    #%-2u " TADDR_FMT " ", i, TADDR_ARG(st->frames[i]));
-			if (p->func)
-				fprintf(f, "%s+0x%llx", p->func, (unsigned long long)p->func_off);
-			else if (p->module)
-				fprintf(f, "%s+0x%llx", base(p->module), (unsigned long long)p->module_off);
-			else
-				fprintf(f, "??");
-			if (p->module)
-				fprintf(f, " (%s)", p->module);
-			if (p->file)
-				fprintf(f, " %s:%d", base(p->file), p->line);
-			fprintf(f, "\n");
-			for (int k = n - 2; k >= 0; k--)
-				fprintf(f, "         [inlined] %s (%s:%d)\n", fr[k].func ? fr[k].func : "??",
-					fr[k].file ? base(fr[k].file) : "??", fr[k].line);
-		}
+	char b1[32], b2[32];
+
+	text_header(&o, m, r, q);
+	if (r->ngroups_total == 0)
+		out_printf(&o, "\nno live allocations%s\n",
+			   q->min_age_ns || q->max_age_ns || q->min_size ? " passed the filters" : "");
+
+	for (size_t i = 0; i < r->ngroups && !o.err; i++) {
+		const struct group *g = &r->groups[i];
+		out_printf(&o, "\n#%zu stack %u: %s%s in %s%.0f allocation%s",
+			   i + 1, g->stack_id, est, fmt_size(g->bytes, false, b1, sizeof(b1)),
+			   est, g->count, plural(g->count));
+		if (!exact)
+			out_printf(&o, " (est.), %llu sample%s", (unsigned long long)g->samples,
+				   plural((double)g->samples));
+		out_printf(&o, ", oldest %s\n", fmt_age((double)g->oldest_ns, b2, sizeof(b2)));
+
+		const struct stack *st = store_stack(s, g->stack_id);
+		if (!st)
+			out_printf(&o, "    (stack not recorded)\n");
+		else if (st->nframes == 0)
+			out_printf(&o, "    (no frames: the stack could not be unwound)\n");
+		for (uint32_t k = 0; st && k < st->nframes && !o.err; k++)
+			text_frame(&o, k, st->frames[k], sym);
 	}
-	return finish(f);
+	return out_finish(&o);
 }
 
-/* Writes s as a JSON string (null for NULL), escaping what JSON requires. */
-static void json_str(FILE *f, const char *s)
+/* ---- json ---- */
+
+/* Returns the length of the well-formed UTF-8 sequence at p (1..4), or 0
+ * when the bytes there are not one (overlong, surrogate, > U+10FFFF,
+ * truncated or a stray continuation byte). */
+static int utf8_len(const unsigned char *p)
+{
+	unsigned c = p[0];
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		unsigned lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		unsigned lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 &&
+		       (p[3] & 0xc0) == 0x80 ? 4 : 0;
+	}
+	return 0;
+}
+
+/* Writes s as a JSON string, or null when s is NULL. Control characters,
+ * quotes and backslashes are escaped; valid UTF-8 passes through; a byte
+ * that is not part of valid UTF-8 becomes \u00XX (its Latin-1 reading),
+ * so the document stays valid whatever bytes a path or symbol holds. */
+static void json_str(struct out *o, const char *s)
 {
 	if (!s) {
-		fputs("null", f);
+		out_write(o, "null", 4);
 		return;
 	}
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p >= 0x7f)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
+	const unsigned char *p = (const unsigned char *)s, *run = p;
+	out_write(o, "\"", 1);
+	while (*p) {
+		unsigned c = *p;
+		int n = c >= 0x20 && c != '"' && c != '\\' && c != 0x7f ? utf8_len(p) : 0;
+		if (n) {
+			p += n;
+			continue;
+		}
+		out_write(o, (const char *)run, (size_t)(p - run));
+		switch (c) {
+		case '"': out_write(o, "\\\"", 2); break;
+		case '\\': out_write(o, "\\\\", 2); break;
+		case '\n': out_write(o, "\\n", 2); break;
+		case '\t': out_write(o, "\\t", 2); break;
+		case '\r': out_write(o, "\\r", 2); break;
+		case '\b': out_write(o, "\\b", 2); break;
+		case '\f': out_write(o, "\\f", 2); break;
+		default: out_printf(o, "\\u%04x", c); break;
+		}
+		run = ++p;
 	}
-	fputc('"', f);
+	out_write(o, (const char *)run, (size_t)(p - run));
+	out_write(o, "\"", 1);
 }
 
-/* Writes a finite number; an exact integer prints without a fraction. */
-static void json_num(FILE *f, double v)
+/* Writes a double as a JSON number: the shortest of %.15g/%.16g/%.17g that
+ * reads back as the same value, always with a '.' or exponent so that it
+ * parses as a float everywhere (100 -> 100.0); null when not finite. */
+static void json_num(struct out *o, double v)
 {
-	if (!isfinite(v))
-		v = 0;
-	if (v == floor(v) && fabs(v) < 1e15)
-		fprintf(f, "%.1f", v);
-	else
-		fprintf(f, "%.6g", v);
+	if (!isfinite(v)) {
+		out_write(o, "null", 4);
+		return;
+	}
+	char buf[40], txt[48];
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	/* The decimal point is the locale's; JSON wants '.', whatever the
+	 * program's LC_NUMERIC (it may be one byte or several). */
+	size_t k = 0;
+	bool point = false;
+	for (const char *p = buf; *p; p++) {
+		bool num = (*p >= '0' && *p <= '9') || *p == '-' || *p == '+' ||
+			   *p == 'e' || *p == 'E';
+		if (num) {
+			txt[k++] = *p;
+		} else if (!point) {
+			txt[k++] = '.';
+			point = true;
+		}
+	}
+	txt[k] = 0;
+	if (!point && !strpbrk(txt, "eE")) {
+		txt[k++] = '.';
+		txt[k++] = '0';
+		txt[k] = 0;
+	}
+	out_write(o, txt, k);
 }
 
+/* Writes an address as a JSON hex string ("0x7f..."). */
+static void json_addr(struct out *o, taddr_t a)
+{
+	out_printf(o, "\"" TADDR_FMT "\"", TADDR_ARG(a));
+}
+
+/* Writes the JSON entries of one stack frame (inlined ones first, each with
+ * "inlined":true, then the physical frame); *first tracks the commas. */
+static void json_frame(struct out *o, taddr_t addr, struct symbolizer *sym, bool *first)
+{
+	struct sym_frame fr[MAX_SYM];
+	int n = frame_syms(sym, addr, fr);
+	for (int i = 0; i < n; i++) {
+		const struct sym_frame *e = &fr[i];
+		out_printf(o, "%s{\"addr\":", *first ? "" : ",");
+		*first = false;
+		json_addr(o, addr);
+		out_printf(o, ",\"func\":");
+		json_str(o, e->func);
+		if (e->func)
+			out_printf(o, ",\"offset\":%llu", (unsigned long long)e->func_off);
+		else
+			out_printf(o, ",\"offset\":null");
+		out_printf(o, ",\"module\":");
+		json_str(o, e->module);
+		out_printf(o, ",\"module_offset\":");
+		if (e->module)
+			out_printf(o, "\"0x%llx\"", (unsigned long long)e->module_off);
+		else
+			out_printf(o, "null");
+		out_printf(o, ",\"file\":");
+		json_str(o, e->file);
+		if (e->line > 0)
+			out_printf(o, ",\"line\":%d", e->line);
+		else
+			out_printf(o, ",\"line\":null");
+		/* the physical frame is the last entry, whatever the symbolizer set */
+		out_printf(o, ",\"inlined\":%s}", i < n - 1 ? "true" : "false");
+	}
+}
+
+/* Writes r as one JSON document (schema in README.md). Returns 0 or -errno. */
 int report_json(FILE *f, const struct report_meta *m, const struct query_result *r,
 		const struct store *s, struct symbolizer *sym)
 {
-	static const char *sorts[] = { "bytes", "count", "age" };
-	fprintf(f, "{\"version\":1,\"pid\":%d,\"comm\":", m->pid);
-	json_str(f, m->comm);
-	fputs(",\"engine\":", f);
-	json_str(f, m->engine);
-	fprintf(f, ",\"sample_interval\":%llu,\"estimated\":%s,\"duration_s\":",
-		(unsigned long long)m->sample_interval, m->sample_interval ? "true" : "false");
-	json_num(f, m->duration_s);
-	fputs(",\"target_end\":", f);
-	json_str(f, m->target_end);
-	fputs(",\"allocator\":", f);
-	json_str(f, m->allocator);
-	fputs(",\"hooks\":[", f);
-	for (size_t i = 0, first = 1; i < m->nhooks; i++) {
-		if (!m->hooks[i].addr)
-			continue;
-		fprintf(f, "%s{\"func\":", first ? "" : ",");
-		first = 0;
-		json_str(f, m->hooks[i].func);
-		fprintf(f, ",\"addr\":\"" TADDR_FMT "\",\"how\":", TADDR_ARG(m->hooks[i].addr));
-		json_str(f, m->hooks[i].how);
-		fputs(",\"why\":", f);
-		json_str(f, m->hooks[i].why);
-		fputc('}', f);
+	static const struct query noq = { .sort = SORT_BYTES };
+	if (!f || !m || !r)
+		return -EINVAL;
+	const struct query *q = m->query ? m->query : &noq;
+	struct out o = { .f = f };
+
+	out_printf(&o, "{\"version\":1,\"pid\":%d,\"comm\":", (int)m->pid);
+	json_str(&o, m->comm);
+	out_printf(&o, ",\"engine\":");
+	json_str(&o, m->engine);
+	out_printf(&o, ",\"sample_interval\":%llu,\"estimated\":%s,\"duration_s\":",
+		   (unsigned long long)m->sample_interval, m->sample_interval ? "true" : "false");
+	json_num(&o, m->duration_s);
+	out_printf(&o, ",\"target_end\":");
+	json_str(&o, m->target_end);
+	out_printf(&o, ",\"allocator\":");
+	json_str(&o, m->allocator);
+
+	out_printf(&o, ",\"hooks\":[");
+	for (size_t i = 0; m->hooks && i < m->nhooks; i++) {
+		const struct hook_info *h = &m->hooks[i];
+		out_printf(&o, "%s{\"func\":", i ? "," : "");
+		json_str(&o, h->func);
+		out_printf(&o, ",\"addr\":");
+		json_addr(&o, h->addr);
+		out_printf(&o, ",\"how\":");
+		json_str(&o, h->how);
+		out_printf(&o, ",\"why\":");
+		json_str(&o, h->why);
+		out_printf(&o, "}");
 	}
-	const struct query *q = m->query;
-	fputs("],\"query\":{\"min_age_s\":", f);
-	json_num(f, q ? (double)q->min_age_ns / 1e9 : 0);
-	fputs(",\"max_age_s\":", f);
-	if (q && q->max_age_ns)
-		json_num(f, (double)q->max_age_ns / 1e9);
+
+	out_printf(&o, "],\"query\":{\"min_age_s\":");
+	json_num(&o, (double)q->min_age_ns / 1e9);
+	out_printf(&o, ",\"max_age_s\":");
+	if (q->max_age_ns)
+		json_num(&o, (double)q->max_age_ns / 1e9);
 	else
-		fputs("null", f);
-	fprintf(f, ",\"min_size\":%llu,\"top\":%u,\"sort\":\"%s\"}",
-		(unsigned long long)(q ? q->min_size : 0), q ? q->top : 0, sorts[q ? q->sort : 0]);
-	fputs(",\"totals\":{\"bytes\":", f);
-	json_num(f, r->total_bytes);
-	fputs(",\"count\":", f);
-	json_num(f, r->total_count);
-	fprintf(f, ",\"samples\":%llu,\"frees_seen\":%llu,\"dropped\":%llu,\"groups\":%zu},\"groups\":[",
-		(unsigned long long)r->total_samples, (unsigned long long)m->frees_seen,
-		(unsigned long long)m->dropped, r->ngroups_total);
-	for (size_t g = 0; g < r->ngroups; g++) {
-		const struct group *gr = &r->groups[g];
-		const struct stack *st = store_stack(s, gr->stack_id);
-		fprintf(f, "%s{\"stack_id\":%u,\"bytes\":", g ? "," : "", gr->stack_id);
-		json_num(f, gr->bytes);
-		fputs(",\"count\":", f);
-		json_num(f, gr->count);
-		fprintf(f, ",\"samples\":%llu,\"oldest_age_s\":", (unsigned long long)gr->samples);
-		json_num(f, (double)gr->oldest_ns / 1e9);
-		fputs(",\"frames\":[", f);
+		out_printf(&o, "null");
+	/* top stays an integer, 0 meaning all as in struct query, so that its
+	 * type never changes */
+	out_printf(&o, ",\"min_size\":%llu,\"top\":%u,\"sort\":\"%s\"}",
+		   (unsigned long long)q->min_size, q->top, sort_name(q->sort));
+
+	out_printf(&o, ",\"totals\":{\"bytes\":");
+	json_num(&o, r->total_bytes);
+	out_printf(&o, ",\"count\":");
+	json_num(&o, r->total_count);
+	out_printf(&o, ",\"samples\":%llu,\"frees_seen\":%llu,\"dropped\":%llu,\"groups\":%zu}",
+		   (unsigned long long)r->total_samples, (unsigned long long)m->frees_seen,
+		   (unsigned long long)m->dropped, r->ngroups_total);
+
+	out_printf(&o, ",\"groups\":[");
+	for (size_t i = 0; i < r->ngroups && !o.err; i++) {
+		const struct group *g = &r->groups[i];
+		out_printf(&o, "%s\n{\"stack_id\":%u,\"bytes\":", i ? "," : "", g->stack_id);
+		json_num(&o, g->bytes);
+		out_printf(&o, ",\"count\":");
+		json_num(&o, g->count);
+		out_printf(&o, ",\"samples\":%llu,\"oldest_age_s\":", (unsigned long long)g->samples);
+		json_num(&o, (double)g->oldest_ns / 1e9);
+		out_printf(&o, ",\"frames\":[");
+		const struct stack *st = store_stack(s, g->stack_id);
 		bool first = true;
-		for (uint32_t i = 0; st && i < st->nframes; i++) {
-			struct sym_frame fr[MAX_SYM];
-			int n = 1;
-			if (sym)
-				n = sym_lookup(sym, st->frames[i], true, fr, MAX_SYM);
-			else
-				fr[0] = (struct sym_frame){ .addr = st->frames[i] };
-			for (int k = 0; k < n; k++) {
-				fprintf(f, "%s{\"addr\":\"" TADDR_FMT "\",\"func\":", first ? "" : ",",
-					TADDR_ARG(st->frames[i]));
-				first = false;
-				json_str(f, fr[k].func);
-				fprintf(f, ",\"offset\":%llu,\"module\":", (unsigned long long)fr[k].func_off);
-				json_str(f, fr[k].module);
-				fprintf(f, ",\"module_offset\":\"0x%llx\",\"file\":", (unsigned long long)fr[k].module_off);
-				json_str(f, fr[k].file);
-				fputs(",\"line\":", f);
-				if (fr[k].line)
-					fprintf(f, "%d", fr[k].line);
-				else
-					fputs("null", f);
-				fprintf(f, ",\"inlined\":%s}", k < n - 1 ? "true" : "false");
-			}
-		}
-		fputs("]}", f);
+		for (uint32_t k = 0; st && k < st->nframes && !o.err; k++)
+			json_frame(&o, st->frames[k], sym, &first);
+		out_printf(&o, "]}");
 	}
-	fputs("]}\n", f);
-	return finish(f);
+	out_printf(&o, "]}\n");
+	return out_finish(&o);
 }

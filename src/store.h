@@ -56,4 +56,8 @@ size_t store_live_count(const struct store *s);
 void store_foreach_live(const struct store *s,
 			void (*fn)(const struct live *l, void *arg), void *arg);
 
+/* Returns the heap bytes the store holds (both tables, the stacks and the
+ * store itself): for status lines and for tests that memory stays bounded. */
+size_t store_mem_bytes(const struct store *s);
+
 #endif
