@@ -33,7 +33,7 @@ attached() {
 	done
 	kill -USR1 $pid
 	wait $pid
-	kill -INT $lt
+	kill -INT $lt 2>/dev/null	# it may have ended with the target already
 	wait $lt
 	tail -1 $tmp/out
 }
@@ -42,13 +42,19 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 
 echo "leaktrap benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r)"
 echo
-native=$($B/churn $THREADS $ITERS)
-LT_OPTS="" dflt=$(attached $B/churn $THREADS $ITERS)
-LT_OPTS="--sample-interval 64k" k64=$(attached $B/churn $THREADS $ITERS)
-printf '%-58s %s\n' "churn, $THREADS threads x $ITERS malloc/free pairs:" ""
-printf '  %-56s %8.3f s\n' "native" "$native"
-printf '  %-56s %8.3f s  %s\n' "leaktrap, default interval (512 KiB)" "$dflt" "$(ratio $dflt $native)"
-printf '  %-56s %8.3f s  %s\n' "leaktrap, 64 KiB interval" "$k64" "$(ratio $k64 $native)"
+# WORK=0: the tight loop (tens of GB/s of allocation); WORK=200: a loop that
+# computes between allocations, closer to a busy service (~1 GB/s).
+for work in 0 200; do
+	iters=$ITERS; [ $work = 0 ] || iters=$((ITERS / 10))
+	native=$($B/churn $THREADS $iters $work)
+	LT_OPTS="" dflt=$(attached $B/churn $THREADS $iters $work)
+	LT_OPTS="--sample-interval 64k" k64=$(attached $B/churn $THREADS $iters $work)
+	gbs=$(awk -v t="$native" -v n=$((THREADS * iters)) 'BEGIN { printf "%.1f", n * 271 / t / 1e9 }')
+	echo "churn, $THREADS threads x $iters malloc/free pairs, $work work steps between ($gbs GB/s native):"
+	printf '  %-56s %8.3f s\n' "native" "$native"
+	printf '  %-56s %8.3f s  %s\n' "leaktrap, default interval (512 KiB)" "$dflt" "$(ratio $dflt $native)"
+	printf '  %-56s %8.3f s  %s\n' "leaktrap, 64 KiB interval" "$k64" "$(ratio $k64 $native)"
+done
 
 rt=$($B/ptrace_rt 20000)
 rt1=$(taskset -c 0 $B/ptrace_rt 20000)
@@ -63,7 +69,7 @@ printf '  %-56s %8.2f us\n' "bare ptrace stop round trip (both on one CPU)" "$rt
 printf '  %-56s %8.2f us  %s of the bare round trip\n' "leaktrap sampled event" "$event" "$(ratio $event $rt)"
 
 echo
-$B/churn 8 2000000000 wait > $tmp/out8 &
+$B/churn 8 2000000000 0 wait > $tmp/out8 &
 pid=$!
 until grep -q ready $tmp/out8 2>/dev/null; do sleep 0.01; done
 kill -USR1 $pid

@@ -1,7 +1,8 @@
 /* churn: the benchmark's workload: THREADS threads each doing ITERS
- * malloc/free pairs of small random sizes, touching every block. With
- * "wait", it prints "ready" and starts only on SIGUSR1, so that a tool can
- * attach first. Prints the wall time of the work in seconds. */
+ * malloc/free pairs of small random sizes, touching every block, with WORK
+ * steps of computation between allocations (0: a tight loop). With "wait",
+ * it prints "ready" and starts only on SIGUSR1, so that a tool can attach
+ * first. Prints the wall time of the work in seconds. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static long iters;
+static long iters, work_steps;
 
 static void *work(void *arg)
 {
@@ -18,6 +19,8 @@ static void *work(void *arg)
 	void *keep[64] = { 0 };
 	long bad = 0;
 	for (long i = 0; i < iters; i++) {
+		for (long w = 0; w < work_steps; w++)
+			s = s * 1103515245 + 12345;
 		s = s * 1103515245 + 12345;
 		int k = (s >> 8) & 63;
 		if (keep[k]) {
@@ -36,12 +39,13 @@ static void *work(void *arg)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: churn THREADS ITERS [wait]\n");
+		fprintf(stderr, "usage: churn THREADS ITERS [WORK [wait]]\n");
 		return 2;
 	}
 	int nt = atoi(argv[1]);
 	iters = atol(argv[2]);
-	if (argc > 3) {
+	work_steps = argc > 3 ? atol(argv[3]) : 0;
+	if (argc > 4) {
 		sigset_t set;
 		int sig;
 		sigemptyset(&set);

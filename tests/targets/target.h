@@ -13,8 +13,8 @@
  *   site NAME count C bytes B [line L]   exactly C live allocations, B live
  *                                         bytes whose innermost named frame
  *                                         is NAME (C = 0: none at all); L is
- *                                         the source line of the allocating
- *                                         call when NAME calls it directly
+ *                                         the source line, in NAME, of the
+ *                                         call that leads to the allocation
  *   bound NAME count C bytes B            at most C allocations / B bytes
  *                                         (code still churning while the
  *                                         report is taken)
