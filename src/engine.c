@@ -253,8 +253,11 @@ static void dispatch(struct engine *e, pid_t tid, int st, bool stopping)
 	}
 	target_note_stop(th, st);
 	if (th->stop == STOP_EVENT) {
-		if (th->event == PTRACE_EVENT_CLONE && !target_thread(&e->t, (pid_t)th->msg)) {
-			/* Its first stop comes by itself (auto-attach); until then it runs. */
+		if (th->event == PTRACE_EVENT_CLONE && !target_thread(&e->t, (pid_t)th->msg) &&
+		    syscall(SYS_tgkill, e->t.pid, (pid_t)th->msg, 0) == 0) {
+			/* Its first stop comes by itself (auto-attach); until then it
+			 * runs. (If it came first, the thread is known already, and may
+			 * even have exited: then it is not added back.) */
 			target_add(&e->t, (pid_t)th->msg, STOP_RUNNING);
 			th = target_thread(&e->t, tid);
 		} else if (th->event == PTRACE_EVENT_EXIT && !th->foreign) {
@@ -293,7 +296,9 @@ static int stop_all(struct engine *e)
 		bool running = false;
 		for (size_t i = 0; i < e->t.nth; i++)
 			running |= e->t.th[i].stop == STOP_RUNNING;
-		if (!running || e->t.gone)
+		/* A thread that will not stop (uninterruptible sleep) is left
+		 * for this round rather than hang; it reports later. */
+		if (!running || e->t.gone || now_ns() > deadline)
 			break;
 		int st;
 		pid_t pid = wait_any(e, 100, &st);
@@ -301,15 +306,19 @@ static int stop_all(struct engine *e)
 			e->t.gone = true;
 			break;
 		}
-		if (pid > 0)
+		if (pid > 0) {
 			dispatch(e, pid, st, true);
-		else
-			target_interrupt_all(&e->t);	/* threads added meanwhile */
-		if (now_ns() > deadline) {
-			/* A thread that will not stop (uninterruptible sleep): forget it
-			 * for this round rather than hang; it reports later. */
-			break;
+			continue;
 		}
+		/* Slow to stop: forget threads that no longer exist, and interrupt
+		 * those added meanwhile. */
+		for (size_t i = e->t.nth; i-- > 0;) {
+			struct thread *th = &e->t.th[i];
+			if (th->stop == STOP_RUNNING && syscall(SYS_tgkill, e->t.pid, th->tid, 0) < 0 &&
+			    errno == ESRCH)
+				target_remove(&e->t, th->tid);
+		}
+		target_interrupt_all(&e->t);
 	}
 	return e->t.gone ? -ESRCH : 0;
 }
