@@ -174,6 +174,7 @@ int hook_install(struct target *t, struct hooks *hk, const struct finder_result 
 		return -1;
 	memset(hk->table, 0, sizeof(hk->table));
 	hk->ftail = 0;
+	memset(hk->fdone, 0, sizeof(hk->fdone));
 	if (target_write(t, hk->region, arch_image, arch_image_size) < 0 ||
 	    hook_reset_countdowns(t, hk) < 0)
 		goto fail_write;
@@ -367,6 +368,7 @@ bool hook_table_del(struct target *t, struct hooks *hk, taddr_t addr)
 int hook_drain_frees(struct target *t, struct hooks *hk, void (*fn)(taddr_t, void *), void *arg)
 {
 	static uint64_t buf[RG_FLOG_N];
+	static const uint64_t zero;
 	uint64_t head;
 	if (!hk->region || target_read(t, hk->region + RG_FHEAD, &head, sizeof(head)) < 0 ||
 	    head == hk->ftail || head - hk->ftail > RG_FLOG_N)
@@ -377,26 +379,33 @@ int hook_drain_frees(struct target *t, struct hooks *hk, void (*fn)(taddr_t, voi
 	if (target_read(t, hk->region + RG_FLOG + 8 * first, buf, 8 * n1) < 0 ||
 	    (n > n1 && target_read(t, hk->region + RG_FLOG, buf + n1, 8 * (n - n1)) < 0))
 		return 0;
-	uint64_t done = 0;
-	while (done < n && buf[done]) {	/* 0: claimed, not written yet */
-		unsigned b = bucket_of(buf[done]);
+	/* An entry still 0 is claimed by a thread that has not written it yet.
+	 * The entries after it are taken all the same: they are frees of
+	 * distinct blocks, and the one that matters most, a block about to be
+	 * sampled again at the same address, was written before it was freed. */
+	int done = 0;
+	for (uint64_t k = 0; k < n; k++) {
+		uint64_t idx = (first + k) % RG_FLOG_N;
+		if (hk->fdone[idx] || !buf[k])
+			continue;
+		unsigned b = bucket_of(buf[k]);
 		for (int i = 0; i < RG_BUCKET_SLOTS; i++)
-			if (hk->table[b][i] == buf[done])
+			if (hk->table[b][i] == buf[k])
 				hk->table[b][i] = 0;	/* the stub cleared the real slot */
-		fn(buf[done], arg);
+		fn(buf[k], arg);
+		hk->fdone[idx] = true;
+		target_write(t, hk->region + RG_FLOG + 8 * idx, &zero, sizeof(zero));
 		done++;
 	}
-	if (!done)
-		return 0;
-	/* Zero what was consumed before giving the entries back to the stubs. */
-	static const uint64_t zeros[RG_FLOG_N];
-	uint64_t d1 = done < n1 ? done : n1;
-	target_write(t, hk->region + RG_FLOG + 8 * first, zeros, 8 * d1);
-	if (done > d1)
-		target_write(t, hk->region + RG_FLOG, zeros, 8 * (done - d1));
-	hk->ftail += done;
-	target_write(t, hk->region + RG_FTAIL, &hk->ftail, sizeof(hk->ftail));
-	return (int)done;
+	/* Give the stubs back the entries consumed in order. */
+	uint64_t tail = hk->ftail;
+	while (tail < head && hk->fdone[tail % RG_FLOG_N])
+		hk->fdone[tail++ % RG_FLOG_N] = false;
+	if (tail != hk->ftail) {
+		hk->ftail = tail;
+		target_write(t, hk->region + RG_FTAIL, &hk->ftail, sizeof(hk->ftail));
+	}
+	return done;
 }
 
 void hook_redraw(struct target *t, struct hooks *hk, taddr_t sp)

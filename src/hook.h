@@ -4,6 +4,7 @@
 
 #include "finder.h"
 #include "inject.h"
+#include "region.h"
 
 enum hook_how { HOW_NONE, HOW_JMP, HOW_BKPT, HOW_ALIAS };
 
@@ -25,7 +26,8 @@ struct hooks {
 	struct hook h[HK_COUNT];
 	uint64_t interval;      /* mean sampling interval in bytes; 0 = every allocation */
 	uint64_t rng;           /* state for sample_draw */
-	uint64_t ftail;         /* free-log entries consumed */
+	uint64_t ftail;         /* free-log entries consumed in order */
+	bool fdone[RG_FLOG_N];  /* consumed out of order, past a claimed but unwritten one */
 	uint64_t table[1 << 16][4];  /* mirror of the target's sampled-address table */
 };
 

@@ -71,7 +71,8 @@ lt_image:
 	ret
 .endm
 
-/* Looks \ptr up in the sampled-address table: one bucket, four slots. */
+/* Looks \ptr up in the sampled-address table: one bucket, four slots.
+ * On a hit, %rax points at the matching slot. */
 .macro LOOKUP ptr, hit, miss
 	test	\ptr, \ptr
 	jz	\miss
@@ -83,11 +84,14 @@ lt_image:
 	add	%r10, %rax
 	cmp	\ptr, (%rax)
 	je	\hit
-	cmp	\ptr, 8(%rax)
+	add	$8, %rax
+	cmp	\ptr, (%rax)
 	je	\hit
-	cmp	\ptr, 16(%rax)
+	add	$8, %rax
+	cmp	\ptr, (%rax)
 	je	\hit
-	cmp	\ptr, 24(%rax)
+	add	$8, %rax
+	cmp	\ptr, (%rax)
 	je	\hit
 	jmp	\miss
 .endm

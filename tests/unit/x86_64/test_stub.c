@@ -189,6 +189,23 @@ int main(void)
 	CHECK(*slot == 0, "its table slot is cleared");
 	CHECK(*fhead == 1 && flog[0] == (uint64_t)(uintptr_t)(fake_block + 200), "and the address is logged");
 
+	/* a hit in a later slot clears that slot, not its neighbours */
+	uint64_t keep = (uint64_t)(uintptr_t)(fake_block + 512);
+	uint64_t *s0 = table_put(keep), *s1;
+	for (int i = 0; i < 1 << 20; i++) {	/* another address in the same bucket */
+		uint64_t a = (uint64_t)(uintptr_t)fake_block + 16 * (uint64_t)i;
+		if (a != keep && (a * (uint64_t)RG_HASH_MUL) >> (64 - RG_TABLE_BITS) ==
+				 (keep * (uint64_t)RG_HASH_MUL) >> (64 - RG_TABLE_BITS)) {
+			s1 = table_put(a);
+			ff((void *)(uintptr_t)a);
+			CHECK(s1 == s0 + 1 && *s1 == 0 && *s0 == keep && traps == 0,
+			      "freeing the address in slot 1 clears slot 1 and keeps slot 0");
+			break;
+		}
+	}
+	*s0 = 0;
+	*ftail = *fhead;
+
 	/* a full log: the stub stops instead */
 	*fhead = RG_FLOG_N + 1;
 	*ftail = 1;
