@@ -1,0 +1,99 @@
+#!/bin/bash
+# bad_input: every refusal is one line on stderr starting "leaktrap: ", a
+# non-zero exit (2 for bad usage, 1 otherwise), nothing on stdout, within
+# 20s, and the process named is untouched: still running (or still what it
+# was), TracerPid 0, code identical.
+# Refused processes: an unknown PID, a kernel thread (pid 2 when it is
+# kthreadd), a zombie, leaktrap's own PID. Bad usage: malformed --duration
+# (5x, -1s, 99999999999999999h), --min-age 5x, --sample-interval 12q,
+# --top x, --format xml, -p abc, an unknown option, missing option values.
+# (strace-traced and permission-denied cases: bad_input_traced.sh and
+# bad_input_nobody.sh.)
+. "$(dirname "$0")/lib.sh"
+
+# refused WANT_RC DESCRIPTION ARGS...: runs leaktrap ARGS and checks the refusal.
+refused() {
+	local want=$1 what=$2; shift 2
+	run_lt 20 "$@"
+	local nl first
+	nl=$(grep -c '' "$LTERR")
+	first=$(head -1 "$LTERR")
+	if [ "$LTRC" != "$want" ]; then
+		fail "$what: leaktrap $* exited $LTRC, wanted $want (stderr: $(head -3 "$LTERR" | tr '\n' '|'))"
+	elif [ "$nl" != 1 ] || [ "${first#leaktrap: }" = "$first" ]; then
+		fail "$what: leaktrap $* wrote $nl lines on stderr, wanted one line starting 'leaktrap: ': $(head -5 "$LTERR" | tr '\n' '|')"
+	elif [ -s "$LTOUT" ]; then
+		fail "$what: leaktrap $* wrote on stdout: $(head -3 "$LTOUT" | tr '\n' '|')"
+	else
+		log "ok, $what: exit $LTRC, $first"
+	fi
+}
+
+start_target leak_single
+VICTIM=$TPID
+snap "$VICTIM" before
+
+# --- bad usage: exit 2, the valid target untouched after each
+for args in "--duration 5x" "--duration -1s" "--duration 99999999999999999h" \
+	    "--min-age 5x" "--sample-interval 12q" "--top x" "--format xml" "--bogus" \
+	    "--duration"; do
+	refused 2 "bad usage '$args'" report -p "$VICTIM" $args
+	untraced "$VICTIM"
+done
+refused 2 "-p abc" report -p abc --duration 1s
+refused 2 "-p without a value" report -p
+untraced "$VICTIM"
+
+# --- processes that cannot be examined: exit 1
+read -r pid_max </proc/sys/kernel/pid_max
+unknown=$((pid_max - 1))
+while [ -e "/proc/$unknown" ]; do unknown=$((unknown - 1)); done
+refused 1 "unknown pid $unknown" report -p "$unknown" --duration 1s
+
+if grep -q '^Kthread:[[:space:]]*1' /proc/2/status 2>/dev/null ||
+   { [ -r /proc/2/stat ] && [ $(( $(awk '{ print $9 }' /proc/2/stat) & 0x200000 )) != 0 ]; }; then
+	st2=$(proc_state 2)
+	refused 1 "kernel thread pid 2 ($(cat /proc/2/comm))" report -p 2 --duration 1s
+	[ "$(tracer_of 2)" = 0 ] || fail "pid 2 has TracerPid $(tracer_of 2)"
+	[ "$(proc_state 2)" = "$st2" ] || fail "pid 2 was in state $st2, now $(proc_state 2)"
+else
+	log "pid 2 is not a kernel thread here: kernel-thread case not run"
+fi
+
+# a zombie: the child of a sleep that never reaps it
+sh -c 'true & exec sleep 60' </dev/null >/dev/null 2>&1 &
+zparent=$!
+STARTED="$STARTED $zparent"
+zombie=
+for i in $(seq 1 100); do
+	for c in $(cat /proc/$zparent/task/*/children 2>/dev/null); do
+		[ "$(proc_state "$c")" = Z ] && zombie=$c
+	done
+	[ -n "$zombie" ] && break
+	sleep 0.05
+done
+if [ -n "$zombie" ]; then
+	refused 1 "zombie $zombie" report -p "$zombie" --duration 1s
+	[ "$(proc_state "$zombie")" = Z ] || fail "zombie $zombie is now in state '$(proc_state "$zombie")'"
+	alive "$zparent" || fail "the zombie's parent $zparent died"
+else
+	fail "could not make a zombie (harness)"
+fi
+
+# leaktrap's own pid
+SEQ=$((SEQ + 1)); LTOUT=$T/self.out; LTERR=$T/self.err
+timeout -k 5 20 sh -c 'exec "$0" report -p $$ --duration 1s' "$LT" >"$LTOUT" 2>"$LTERR" </dev/null
+LTRC=$?
+nl=$(grep -c '' "$LTERR"); first=$(head -1 "$LTERR")
+if [ "$LTRC" != 1 ] || [ "$nl" != 1 ] || [ "${first#leaktrap: }" = "$first" ] || [ -s "$LTOUT" ]; then
+	fail "own pid: exit $LTRC (wanted 1), stderr $nl lines: $(head -3 "$LTERR" | tr '\n' '|'), stdout $(wc -c <"$LTOUT") bytes"
+else
+	log "ok, own pid: exit $LTRC, $first"
+fi
+
+# the target is untouched by all of that
+untraced "$VICTIM"
+same_code "$VICTIM" before
+go_target 20
+stop_target "$VICTIM" 0
+finish

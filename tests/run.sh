@@ -1,0 +1,84 @@
+#!/bin/bash
+# tests/run.sh: runs leaktrap's tests and says which passed.
+#
+# Usage: tests/run.sh [NAME_PATTERN...]
+# Runs every build/unit/* binary (build them with `make tests`) and every
+# tests/e2e/*.sh script except lib.sh, one at a time, each under `timeout`
+# (TEST_TIMEOUT seconds, default 300). A test's name is unit/NAME or
+# e2e/NAME; with patterns, only the tests whose name contains one of them
+# (or matches it as a shell glob) run.
+# Per test it prints "PASS name (Ns)", "SKIP name" (exit 77), or "FAIL name"
+# followed by the last 40 lines of its log; logs are kept for failures only,
+# in build/test-logs/NAME.log. The last line is
+#   N passed, N failed, N skipped
+# and the exit status is 1 if any test failed, else 0.
+# Exit codes of a test: 0 pass, 77 skip, anything else fail (99: the test's
+# harness is broken; 124: timed out).
+
+cd "$(dirname "$0")/.." || exit 2
+ROOT=$(pwd)
+LOGS=$ROOT/build/test-logs
+TIMEOUT=${TEST_TIMEOUT:-300}
+mkdir -p "$LOGS" || exit 2
+
+tests=()
+for f in build/unit/* build/unit/*/*; do
+	[ -f "$f" ] && [ -x "$f" ] || continue
+	tests+=("unit/${f#build/unit/}")
+done
+for f in tests/e2e/*.sh; do
+	[ -f "$f" ] || continue
+	case ${f##*/} in lib.sh) continue ;; esac
+	n=${f##*/}
+	tests+=("e2e/${n%.sh}")
+done
+
+selected() {
+	[ $# -eq 1 ] && return 0
+	local name=$1 p; shift
+	for p in "$@"; do
+		case $name in *"$p"*|$p) return 0 ;; esac
+	done
+	return 1
+}
+
+pass=0 failn=0 skipn=0
+for t in "${tests[@]}"; do
+	selected "$t" "$@" || continue
+	case $t in
+	unit/*) cmd=("$ROOT/build/unit/${t#unit/}") ;;
+	e2e/*) cmd=(bash "$ROOT/tests/e2e/${t#e2e/}.sh") ;;
+	esac
+	log=$LOGS/${t//\//_}.log
+	start=$(date +%s)
+	timeout -k 10 "$TIMEOUT" "${cmd[@]}" </dev/null >"$log" 2>&1
+	rc=$?
+	secs=$(( $(date +%s) - start ))
+	case $rc in
+	0)
+		echo "PASS $t (${secs}s)"
+		pass=$((pass + 1))
+		rm -f "$log"
+		;;
+	77)
+		echo "SKIP $t"
+		tail -1 "$log" | sed -n 's/.*SKIP: /    /p'
+		skipn=$((skipn + 1))
+		rm -f "$log"
+		;;
+	*)
+		why="exit $rc"
+		[ $rc = 124 ] || [ $rc = 137 ] && why="timed out after ${TIMEOUT}s"
+		[ $rc = 99 ] && why="harness error"
+		echo "FAIL $t (${secs}s, $why; log: ${log#"$ROOT"/})"
+		tail -n 40 "$log" | sed 's/^/    /'
+		failn=$((failn + 1))
+		;;
+	esac
+done
+echo "$pass passed, $failn failed, $skipn skipped"
+if [ $((pass + failn + skipn)) = 0 ]; then
+	echo "run.sh: no test matched${1:+: $*}" >&2
+	exit 1
+fi
+[ "$failn" = 0 ]
