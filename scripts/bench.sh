@@ -38,6 +38,11 @@ attached() {
 	tail -1 $tmp/out
 }
 
+# The median of three runs of "$@" (each prints one number).
+median3() {
+	{ "$@"; "$@"; "$@"; } | sort -g | sed -n 2p
+}
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 
 echo "leaktrap benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r)"
@@ -46,21 +51,23 @@ echo
 # computes between allocations, closer to a busy service (~1 GB/s).
 for work in 0 200; do
 	iters=$ITERS; [ $work = 0 ] || iters=$((ITERS / 10))
-	native=$($B/churn $THREADS $iters $work)
-	LT_OPTS="" dflt=$(attached $B/churn $THREADS $iters $work)
-	LT_OPTS="--sample-interval 64k" k64=$(attached $B/churn $THREADS $iters $work)
+	native=$(median3 $B/churn $THREADS $iters $work)
+	LT_OPTS="" dflt=$(median3 attached $B/churn $THREADS $iters $work)
+	LT_OPTS="--sample-interval 64k" k64=$(median3 attached $B/churn $THREADS $iters $work)
+	LT_OPTS="--sample-interval 1g" g1=$(median3 attached $B/churn $THREADS $iters $work)
 	gbs=$(awk -v t="$native" -v n=$((THREADS * iters)) 'BEGIN { printf "%.1f", n * 271 / t / 1e9 }')
-	echo "churn, $THREADS threads x $iters malloc/free pairs, $work work steps between ($gbs GB/s native):"
+	echo "churn, $THREADS threads x $iters malloc/free pairs, $work work steps between ($gbs GB/s native), median of 3:"
 	printf '  %-56s %8.3f s\n' "native" "$native"
 	printf '  %-56s %8.3f s  %s\n' "leaktrap, default interval (512 KiB)" "$dflt" "$(ratio $dflt $native)"
 	printf '  %-56s %8.3f s  %s\n' "leaktrap, 64 KiB interval" "$k64" "$(ratio $k64 $native)"
+	printf '  %-56s %8.3f s  %s\n' "leaktrap, 1 GiB interval (unsampled path only)" "$g1" "$(ratio $g1 $native)"
 done
 
 rt=$($B/ptrace_rt 20000)
 rt1=$(taskset -c 0 $B/ptrace_rt 20000)
 n=5000
-sc_native=$($B/sample_cost $n)
-LT_OPTS="--every" sc_lt=$(attached $B/sample_cost $n)
+sc_native=$(median3 $B/sample_cost $n)
+LT_OPTS="--every" sc_lt=$(median3 attached $B/sample_cost $n)
 event=$(awk -v a="$sc_lt" -v b="$sc_native" 'BEGIN { printf "%.2f", a - b }')
 echo
 echo "one sampled event (trap + unwind + record), seen from the target:"
