@@ -12,6 +12,8 @@ LIBOBJS  := $(filter-out $(B)/src/main.c.o,$(OBJS))
 HDRS     := $(wildcard src/*.h arch/*.h arch/$(ARCH)/*.h)
 TARGETS  := $(patsubst tests/targets/%.c,$(B)/targets/%,$(wildcard tests/targets/*.c)) \
             $(patsubst tests/targets/%.cc,$(B)/targets/%,$(wildcard tests/targets/*.cc))
+# glibc static: symbols from .symtab, no link map, no .eh_frame_hdr.
+STATICS  := $(B)/targets/leak_single_static
 UNITS    := $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/*.c tests/unit/$(ARCH)/*.c))
 # Targets keep every named frame: no inlining of noinline functions, no tail calls.
 TFLAGS   := -O2 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -pthread
@@ -23,6 +25,8 @@ $(B)/%.c.o: %.c $(HDRS)
 	@mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 $(B)/%.S.o: %.S $(HDRS)
 	@mkdir -p $(@D) && $(CC) $(CPPFLAGS) -c -o $@ $<
+$(B)/targets/%_static: tests/targets/%.c
+	@mkdir -p $(@D) && $(CC) $(TFLAGS) -static -o $@ $<
 $(B)/targets/%: tests/targets/%.c
 	@mkdir -p $(@D) && $(CC) $(TFLAGS) -o $@ $<
 $(B)/targets/%: tests/targets/%.cc
@@ -30,7 +34,7 @@ $(B)/targets/%: tests/targets/%.cc
 $(B)/unit/%: tests/unit/%.c $(LIBOBJS)
 	@mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-tests: leaktrap $(TARGETS) $(UNITS)
+tests: leaktrap $(TARGETS) $(STATICS) $(UNITS)
 deps:
 	scripts/deps.sh
 check: deps

@@ -99,6 +99,22 @@ static pid_t tgid_of(pid_t tid)
 	return (pid_t)tgid;
 }
 
+/* The State: line of a task, for messages ("S (sleeping)"), or "gone". */
+static const char *task_state(pid_t pid, pid_t tid)
+{
+	static char buf[64];
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+	FILE *f = fopen(path, "re");
+	snprintf(buf, sizeof(buf), "gone");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "State: %63[^\n]", buf) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return buf;
+}
+
 /* Whether th sits on a breakpoint of ours (a stub's, or a hooked entry's). */
 static bool at_our_trap(struct engine *e, struct thread *th)
 {
@@ -296,10 +312,17 @@ static int stop_all(struct engine *e)
 		bool running = false;
 		for (size_t i = 0; i < e->t.nth; i++)
 			running |= e->t.th[i].stop == STOP_RUNNING;
+		if (!running || e->t.gone)
+			break;
 		/* A thread that will not stop (uninterruptible sleep) is left
 		 * for this round rather than hang; it reports later. */
-		if (!running || e->t.gone || now_ns() > deadline)
+		if (now_ns() > deadline) {
+			for (size_t i = 0; i < e->t.nth; i++)
+				if (e->t.th[i].stop == STOP_RUNNING)
+					fprintf(stderr, "leaktrap: warning: thread %d (%s) did not stop within 5 s\n",
+						e->t.th[i].tid, task_state(e->t.pid, e->t.th[i].tid));
 			break;
+		}
 		int st;
 		pid_t pid = wait_any(e, 100, &st);
 		if (pid < 0) {
@@ -484,6 +507,9 @@ static bool region_busy(struct engine *e)
 	if (inflight)
 		return true;
 	for (size_t i = 0; i < e->t.nth; i++) {
+		/* A thread we could not stop might be inside: assume it is. */
+		if (e->t.th[i].stop == STOP_RUNNING)
+			return true;
 		struct arch_regs *r = target_regs(&e->t.th[i]);
 		if (r && arch_pc(r) >= e->hk->region && arch_pc(r) < e->hk->region + RG_CODE_SIZE)
 			return true;
@@ -545,6 +571,9 @@ int engine_detach(struct engine *e, char *err, size_t errlen)
 				dispatch(e, pid, st, false);
 			stop_all(e);
 		}
+		if (region_busy(e))
+			fprintf(stderr, "leaktrap: warning: threads still inside the stubs after %.0f ms\n",
+				(double)(now_ns() - t0) / 1e6);
 		drain_frees(e);	/* entries written by threads that were inside */
 		struct thread *th = injector(e);
 		if (!e->t.gone && (region_busy(e) || !th ||

@@ -10,7 +10,12 @@
  */
 #include <errno.h>
 #include <elf.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <libunwind.h>
@@ -38,7 +43,15 @@ struct module {
 	bool tried;          /* eh_frame_hdr looked for */
 	bool ok;
 	unw_dyn_info_t di;
+	int32_t *table;      /* built from .eh_frame when there is no .eh_frame_hdr */
+	size_t table_bytes;
+	taddr_t table_addr;  /* where libunwind is told it is (see SYNTH_BASE) */
 };
+
+/* A table we build is read by libunwind through access_mem like the target's
+ * own tables; it is given addresses no user-space mapping can have. */
+#define SYNTH_BASE 0xffff900000000000ULL
+#define SYNTH_STEP (1ULL << 32)
 
 struct unwinder {
 	struct target *t;
@@ -60,6 +73,8 @@ static void load_maps(struct unwinder *u)
 	if (u->maps_ok)
 		maps_free(&u->maps);
 	u->maps_ok = maps_read(u->t->pid, &u->maps) == 0;
+	for (int i = 0; i < u->nmod; i++)
+		free(u->mod[i].table);
 	u->nmod = 0;
 	for (size_t i = 0; u->maps_ok && i < u->maps.n && u->nmod < MAX_MODULES; i++) {
 		const struct map *m = &u->maps.v[i];
@@ -87,6 +102,14 @@ static const struct map *find_map(struct unwinder *u, taddr_t addr)
  * cache (read-only mappings), or directly. Returns 0 or -1. */
 static int read_word(struct unwinder *u, taddr_t addr, uint64_t *val)
 {
+	if (addr >= SYNTH_BASE) {
+		int i = (int)((addr - SYNTH_BASE) / SYNTH_STEP);
+		const struct module *md = i < u->nmod ? &u->mod[i] : NULL;
+		if (!md || !md->table || addr + 8 > md->table_addr + md->table_bytes)
+			return -1;
+		memcpy(val, (const uint8_t *)md->table + (addr - md->table_addr), 8);
+		return 0;
+	}
 	if (addr >= u->stack_lo && addr + 8 <= u->stack_hi) {
 		memcpy(val, u->stack + (addr - u->stack_lo), 8);
 		return 0;
@@ -109,6 +132,174 @@ static int read_word(struct unwinder *u, taddr_t addr, uint64_t *val)
 	}
 direct:
 	return target_read(u->t, addr, val, 8) < 0 ? -1 : 0;
+}
+
+/* Decodes a DWARF EH pointer of encoding enc at p (target address at);
+ * returns its byte length, or 0 for an encoding not handled. */
+static size_t eh_pointer(const uint8_t *p, const uint8_t *end, uint8_t enc, taddr_t at, taddr_t *out)
+{
+	int64_t v;
+	size_t n;
+	switch (enc & 0x0f) {
+	case 0x00: case 0x04: case 0x0c: n = 8; break;	/* absptr, udata8, sdata8 */
+	case 0x03: n = 4; break;			/* udata4 */
+	case 0x0b: n = 4; break;			/* sdata4 */
+	default: return 0;
+	}
+	if (p + n > end)
+		return 0;
+	if (n == 8) {
+		memcpy(&v, p, 8);
+	} else if ((enc & 0x0f) == 0x0b) {
+		int32_t w;
+		memcpy(&w, p, 4);
+		v = w;
+	} else {
+		uint32_t w;
+		memcpy(&w, p, 4);
+		v = w;
+	}
+	if ((enc & 0x70) == 0x10)	/* pcrel */
+		v += (int64_t)at;
+	else if (enc & 0x70)
+		return 0;
+	*out = (taddr_t)v;
+	return n;
+}
+
+/* Reads an unsigned LEB128 number; returns its length (0 if it runs off). */
+static size_t uleb(const uint8_t *p, const uint8_t *end, uint64_t *out)
+{
+	uint64_t v = 0;
+	for (size_t i = 0; p + i < end && i < 10; i++) {
+		v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+		if (!(p[i] & 0x80)) {
+			*out = v;
+			return i + 1;
+		}
+	}
+	return 0;
+}
+
+/* The FDE pointer encoding of the CIE at cie ('R' in its augmentation). */
+static uint8_t cie_fde_encoding(const uint8_t *cie, const uint8_t *end)
+{
+	const uint8_t *p = cie + 8, *aug = p + 1;	/* length, CIE id, version */
+	if (p >= end || *aug != 'z')
+		return 0;	/* no augmentation data: absolute pointers */
+	p = aug + strnlen((const char *)aug, (size_t)(end - aug)) + 1;
+	uint64_t v;
+	size_t n;
+	for (int i = 0; i < 2; i++) {			/* code and data alignment */
+		if (!(n = uleb(p, end, &v)))
+			return 0xff;
+		p += n;
+	}
+	if (cie[8] == 1)				/* return register */
+		p++;
+	else if ((n = uleb(p, end, &v)))
+		p += n;
+	if (!(n = uleb(p, end, &v)))			/* augmentation data length */
+		return 0xff;
+	p += n;
+	for (const uint8_t *a = aug + 1; *a && p < end; a++) {
+		if (*a == 'R')
+			return *p;
+		if (*a == 'L' || *a == 'S' || *a == 'B')
+			p += *a == 'L';
+		else if (*a == 'P') {
+			taddr_t dummy;
+			uint8_t enc = *p++;
+			size_t m = eh_pointer(p, end, enc & 0x0f, 0, &dummy);
+			if (!m)
+				return 0xff;
+			p += m;
+		} else
+			return 0xff;
+	}
+	return 0;
+}
+
+/* Orders built table entries by start address. */
+static int cmp_entry(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* For an object without .eh_frame_hdr (glibc's static executables), builds
+ * the binary-search table that header would hold from its .eh_frame: the
+ * section is found in the file, read from the target, and each FDE's start
+ * address decoded. Without it, stacks would stop at the first frame. */
+static void build_table(struct unwinder *u, struct module *md, const char *path, taddr_t bias, taddr_t base)
+{
+	char file[4200];
+	snprintf(file, sizeof(file), "/proc/%d/root%s", u->t->pid, path);
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	elf_version(EV_CURRENT);
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	size_t shstrndx;
+	taddr_t sec = 0;
+	uint64_t size = 0;
+	Elf_Scn *scn = NULL;
+	while (elf && elf_getshdrstrndx(elf, &shstrndx) == 0 && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+		if (gelf_getshdr(scn, &sh) && (name = elf_strptr(elf, shstrndx, sh.sh_name)) &&
+		    !strcmp(name, ".eh_frame")) {
+			sec = bias + sh.sh_addr;
+			size = sh.sh_size;
+			break;
+		}
+	}
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	uint8_t *buf = size && size < (64 << 20) ? malloc(size) : NULL;
+	int32_t *t = buf ? malloc(size) : NULL;	/* at most one 8-byte entry per 8 bytes */
+	size_t n = 0;
+	if (!t || target_read(u->t, sec, buf, size) < 0)
+		goto out;
+	const uint8_t *end = buf + size;
+	for (const uint8_t *p = buf; p + 8 <= end;) {
+		uint32_t len, id;
+		memcpy(&len, p, 4);
+		if (len == 0 || len == 0xffffffff || p + 4 + len > end)
+			break;	/* terminator, or 64-bit DWARF (not emitted for x86-64/aarch64 EH) */
+		memcpy(&id, p + 4, 4);
+		if (id != 0 && id <= (uint32_t)(p + 4 - buf)) {
+			const uint8_t *cie = p + 4 - id;
+			uint8_t enc = cie_fde_encoding(cie, end);
+			taddr_t start;
+			if (enc != 0xff && eh_pointer(p + 8, end, enc, sec + (taddr_t)(p + 8 - buf), &start) &&
+			    start >= base && start - base < INT32_MAX) {
+				t[2 * n] = (int32_t)(start - base);
+				t[2 * n + 1] = (int32_t)(sec + (taddr_t)(p - buf) - base);
+				n++;
+			}
+		}
+		p += 4 + len;
+	}
+	qsort(t, n, 8, cmp_entry);
+	if (!n)
+		goto out;
+	md->table = t;
+	md->table_bytes = 8 * n;
+	md->table_addr = SYNTH_BASE + (taddr_t)(md - u->mod) * SYNTH_STEP;
+	memset(&md->di, 0, sizeof(md->di));
+	md->di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
+	md->di.start_ip = md->lo;
+	md->di.end_ip = md->hi;
+	md->di.u.rti.segbase = base;
+	md->di.u.rti.table_data = md->table_addr;
+	md->di.u.rti.table_len = 8 * n / sizeof(unw_word_t);
+	md->ok = true;
+	t = NULL;
+out:
+	free(t);
+	free(buf);
 }
 
 /* Finds the .eh_frame_hdr of the object mapped around md and prepares a
@@ -144,8 +335,12 @@ static void load_eh_frame_hdr(struct unwinder *u, struct module *md)
 		if (ph.p_type == PT_GNU_EH_FRAME)
 			hdr = ph.p_vaddr;
 	}
-	if (!have_bias || !hdr)
+	if (!have_bias)
 		return;
+	if (!hdr) {
+		build_table(u, md, text->path, bias, base);
+		return;
+	}
 	hdr += bias;
 	/* version 1, eh_frame_ptr pcrel|sdata4, fde_count udata4, table datarel|sdata4:
 	 * what every toolchain emits; anything else is left to the fallback. */
@@ -327,6 +522,8 @@ void unwind_free(struct unwinder *u)
 		unw_destroy_addr_space(u->as);
 	if (u->maps_ok)
 		maps_free(&u->maps);
+	for (int i = 0; i < u->nmod; i++)
+		free(u->mod[i].table);
 	free(u->pages);
 	free(u);
 }

@@ -31,6 +31,10 @@ harness() { log "HARNESS ERROR: $*"; exit 99; }
 # finish: the last line of every test.
 finish() {
 	if [ "$FAILED" = 0 ]; then log "PASS $TEST_NAME"; exit 0; fi
+	local f
+	for f in "$T"/lt.*.err; do	# what leaktrap said, for the failure log
+		[ -s "$f" ] && { echo "--- $f"; grep -v 'hooks active' "$f" | tail -20; }
+	done
 	log "FAILED $TEST_NAME"; exit 1
 }
 
@@ -281,9 +285,10 @@ untraced() {
 # ---------------------------------------------------------------- reports
 
 # check_report PID [schema options...]: schema check of $LTOUT.
+# ($ALLOCATOR: what the object defining malloc is called; glibc's libc.so by default)
 check_report() {
 	local pid=$1; shift
-	if check schema "$LTOUT" --pid "$pid" "$@"; then
+	if check schema "$LTOUT" --pid "$pid" --allocator "${ALLOCATOR:-libc.so}" "$@"; then
 		log "report schema ok"
 	else
 		fail "report does not follow the schema"
