@@ -28,7 +28,7 @@ struct hooks {
 	uint64_t rng;           /* state for sample_draw */
 	uint64_t ftail;         /* free-log entries consumed in order */
 	bool fdone[RG_FLOG_N];  /* consumed out of order, past a claimed but unwritten one */
-	uint64_t table[1 << 16][4];  /* mirror of the target's sampled-address table */
+	uint64_t table[1 << RG_TABLE_BITS][RG_BUCKET_SLOTS];  /* mirror of the target's table */
 };
 
 /*

@@ -274,8 +274,11 @@ void target_note_stop(struct thread *th, int status)
 	th->regs_ok = false;
 	th->sig = 0;
 	th->event = 0;
+	/* Any ptrace-stop consumes a pending PTRACE_INTERRUPT (the kernel's
+	 * ptrace_stop() clears JOBCTL_TRAP_STOP): if this is not the interrupt's
+	 * own stop, none will follow, and the thread must be interrupted again. */
+	th->interrupted = false;
 	if (event == PTRACE_EVENT_STOP) {
-		th->interrupted = false;
 		/* A group-stop reports the stop signal; PTRACE_INTERRUPT and a
 		 * new tracee's first stop report SIGTRAP. */
 		if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {

@@ -21,7 +21,7 @@ struct thread {
 	int sig;                 /* STOP_SIGNAL: signal to deliver; STOP_GROUP: the stop signal */
 	int event;               /* STOP_EVENT: PTRACE_EVENT_* */
 	unsigned long msg;       /* STOP_EVENT: PTRACE_GETEVENTMSG (new pid) */
-	bool interrupted;        /* PTRACE_INTERRUPT sent, its stop not seen yet */
+	bool interrupted;        /* PTRACE_INTERRUPT sent, no stop seen since */
 	bool foreign;            /* a vfork child sharing our address space, not a target thread */
 	bool regs_ok;            /* regs hold this stop's registers */
 	struct arch_regs regs;

@@ -71,7 +71,7 @@ lt_image:
 	ret
 .endm
 
-/* Looks \ptr up in the sampled-address table: one bucket, four slots.
+/* Looks \ptr up in the sampled-address table: one bucket of RG_BUCKET_SLOTS.
  * On a hit, %rax points at the matching slot. */
 .macro LOOKUP ptr, hit, miss
 	test	\ptr, \ptr
@@ -84,15 +84,11 @@ lt_image:
 	add	%r10, %rax
 	cmp	\ptr, (%rax)
 	je	\hit
+	.rept	RG_BUCKET_SLOTS - 1
 	add	$8, %rax
 	cmp	\ptr, (%rax)
 	je	\hit
-	add	$8, %rax
-	cmp	\ptr, (%rax)
-	je	\hit
-	add	$8, %rax
-	cmp	\ptr, (%rax)
-	je	\hit
+	.endr
 	jmp	\miss
 .endm
 

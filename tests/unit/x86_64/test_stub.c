@@ -205,6 +205,26 @@ int main(void)
 	}
 	*s0 = 0;
 	*ftail = *fhead;
+	/* and the last slot of a full bucket is found too */
+	uint64_t *last = NULL, base = (uint64_t)(uintptr_t)(fake_block + 1024);
+	unsigned nb = 0;
+	for (uint64_t i = 0; i < (1u << 24) && nb < RG_BUCKET_SLOTS; i++) {
+		uint64_t a = base + 16 * i;
+		if ((a * (uint64_t)RG_HASH_MUL) >> (64 - RG_TABLE_BITS) ==
+		    (base * (uint64_t)RG_HASH_MUL) >> (64 - RG_TABLE_BITS)) {
+			last = table_put(a);
+			nb++;
+		}
+	}
+	if (last) {
+		uint64_t a = *last;
+		ff((void *)(uintptr_t)a);
+		CHECK(nb == RG_BUCKET_SLOTS && *last == 0 && freed == (void *)(uintptr_t)a && traps == 0,
+		      "the address in the last slot of a full bucket is found and cleared");
+		for (uint64_t *p = last - (RG_BUCKET_SLOTS - 1); p < last; p++)
+			*p = 0;
+	}
+	*ftail = *fhead;
 
 	/* a full log: the stub stops instead */
 	*fhead = RG_FLOG_N + 1;
