@@ -59,8 +59,9 @@ static void drain_signals(struct engine *e)
 }
 
 /* Waits up to timeout_ms for a tracee's state change; returns its pid and
- * status, 0 on timeout, or -1 when there is nothing left to wait for. */
-static pid_t wait_any(struct engine *e, int timeout_ms, int *status)
+ * status, 0 on timeout (or, if interruptible, when a signal asked us to
+ * stop), or -1 when there is nothing left to wait for. */
+static pid_t wait_any(struct engine *e, int timeout_ms, int *status, bool interruptible)
 {
 	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ULL;
 	for (;;) {
@@ -68,7 +69,7 @@ static pid_t wait_any(struct engine *e, int timeout_ms, int *status)
 		if (pid != 0)
 			return pid < 0 && errno == ECHILD ? -1 : pid;
 		uint64_t now = now_ns();
-		if (now >= deadline || e->stop_signal)
+		if (now >= deadline || (interruptible && e->stop_signal))
 			return 0;
 		struct pollfd p = { .fd = e->sigfd, .events = POLLIN };
 		int left = (int)((deadline - now + 999999) / 1000000);
@@ -324,7 +325,7 @@ static int stop_all(struct engine *e)
 			break;
 		}
 		int st;
-		pid_t pid = wait_any(e, 100, &st);
+		pid_t pid = wait_any(e, 100, &st, false);
 		if (pid < 0) {
 			e->t.gone = true;
 			break;
@@ -489,7 +490,7 @@ int engine_run(struct engine *e, uint64_t deadline_ns)
 		if (timeout > 100)
 			timeout = 100;
 		int st;
-		pid_t pid = wait_any(e, timeout, &st);
+		pid_t pid = wait_any(e, timeout, &st, true);
 		if (pid < 0)
 			e->t.gone = true;
 		else if (pid > 0)
@@ -566,7 +567,7 @@ int engine_detach(struct engine *e, char *err, size_t errlen)
 				break;
 			resume_all(e);
 			int st;
-			pid_t pid = wait_any(e, round < 10 ? 1 : 10, &st);
+			pid_t pid = wait_any(e, round < 10 ? 1 : 10, &st, false);
 			if (pid > 0)
 				dispatch(e, pid, st, false);
 			stop_all(e);
