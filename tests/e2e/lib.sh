@@ -315,14 +315,22 @@ every_session() {
 	start_target "$name" "$@"
 	snap "$TPID" before
 	start_lt report -p "$TPID" --every --duration "${dur}s" --top 0 --format json
+	local t_go t_done
+	now_ms; t_go=$NOW_MS
 	go_target "$dur"
+	now_ms; t_done=$NOW_MS
 	alive "$LTPID" || fail "leaktrap ended before the target finished its work: --duration ${dur}s was too short for it"
 	wait_lt $((dur + 60))
 	took_about "$dur"
+	now_ms
+	# the leaks are between t_go and t_done; the report is made before exit
+	AGE_LO=$(( NOW_MS - t_done - 2000 )); AGE_HI=$(( NOW_MS - t_go + 500 ))
 	expect_lt_ok || return 1
 	untraced "$TPID"
 	same_code "$TPID" before
 	check_report "$TPID" --every --all-groups --duration "$dur"
 	check_sites "$TOUT" --src "$src"
+	check ages "$LTOUT" "$TOUT" "$(awk -v x="$AGE_LO" 'BEGIN { print (x < 0 ? 0 : x) / 1000 }')" \
+		"$(awk -v x="$AGE_HI" 'BEGIN { print x / 1000 }')" || fail "ages of the leaks are wrong"
 	stop_target "$TPID" 0
 }

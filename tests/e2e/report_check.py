@@ -18,6 +18,9 @@ target's code bytes. Used by tests/e2e/lib.sh; not a test by itself.
   report_check.py estimate REPORT TRUTH NAME LO HI
       The estimated bytes of NAME (groups attributed as for "sites") divided
       by its true bytes must lie in [LO, HI].
+  report_check.py ages REPORT TRUTH LO HI
+      Every group that belongs to a "site" with a non-zero count has an
+      oldest_age_s in [LO, HI] seconds.
   report_check.py get REPORT KEY
       Prints the top-level KEY as JSON ("null", "\"exited with status 0\"").
   report_check.py summary REPORT
@@ -469,6 +472,20 @@ def main(argv):
         if not lo <= ratio <= hi:
             problem("%s: estimated bytes %.0f are %.3f x the true %d, outside %g..%g" %
                     (name, est, ratio, truth[name]["bytes"], lo, hi))
+    elif cmd == "ages":
+        rep = load(args[0])
+        truth = read_truth(args[1])
+        lo, hi = float(args[2]), float(args[3])
+        for g in rep.get("groups") or []:
+            name, _ = attribute(g, truth)
+            if name is None or truth[name]["kind"] != "site" or not truth[name]["count"]:
+                continue
+            age = g.get("oldest_age_s")
+            if not is_num(age) or not lo <= age <= hi:
+                problem("%s: oldest_age_s is %r, but its blocks were allocated %.2f..%.2f s "
+                        "before the report" % (name, age, lo, hi))
+            else:
+                print("%s: oldest_age_s %.3f within %.2f..%.2f" % (name, age, lo, hi))
     elif cmd == "get":
         rep = load(args[0])
         if not isinstance(rep, dict) or args[1] not in rep:

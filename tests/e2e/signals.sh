@@ -6,9 +6,10 @@
 # exits 0 on SIGTERM.
 #  SIGINT, SIGTERM: leak_single with --every, after its work: the report
 #                   has the exact counts.
-#  SIGHUP, SIGQUIT: churn_mt (8 threads, default sampling), signal while the
-#                   threads are in the allocator; churn_mt keeps running and
-#                   its integrity checks pass.
+#  SIGHUP, SIGQUIT: churn_mt (8 threads; default sampling for SIGHUP,
+#                   --every for SIGQUIT, so threads sit in traps when the
+#                   signal comes); churn_mt keeps running and its integrity
+#                   checks pass.
 . "$(dirname "$0")/lib.sh"
 
 stop_lt_with() {    # stop_lt_with SIG
@@ -36,11 +37,12 @@ for sig in INT TERM; do
 done
 
 for sig in HUP QUIT; do
+	if [ $sig = QUIT ]; then every=--every; else every=; fi
 	start_target churn_mt 8
 	snap "$TPID" before.$sig
-	start_lt report -p "$TPID" --duration 60s --format json
+	start_lt report -p "$TPID" --duration 60s --format json $every
 	sleep 1
-	stop_lt_with $sig && check_report "$TPID"
+	stop_lt_with $sig && check_report "$TPID" $every
 	untraced "$TPID"
 	same_code "$TPID" before.$sig
 	# it goes on churning after detach

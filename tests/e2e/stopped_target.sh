@@ -13,7 +13,7 @@ for target in leak_single leak_threads; do
 	for i in $(seq 1 100); do [ "$(proc_state "$TPID")" = T ] && break; sleep 0.02; done
 	[ "$(proc_state "$TPID")" = T ] || die "$target did not stop on SIGSTOP"
 	snap "$TPID" before.$target
-	run_lt 60 report -p "$TPID" --duration 1s --format json
+	run_lt 30 report -p "$TPID" --duration 1s --format json
 	expect_lt_ok && check_report "$TPID"
 	untraced "$TPID" T
 	for tp in /proc/"$TPID"/task/*; do

@@ -3,8 +3,9 @@
 # 1. leak_single (--every) is told to exit with status 3 mid-session: the
 #    report is still printed, exact, with "target_end": "exited with status
 #    3", and leaktrap exits 0.
-# 2. leak_threads (4 threads churning) exits 0 mid-session: exit_group with
-#    threads inside the allocator; "exited with status 0", leaktrap exits 0.
+# 2. leak_threads (4 threads churning, --every) exits 0 mid-session:
+#    exit_group while threads sit in leaktrap's traps; "exited with status
+#    0", leaktrap exits 0.
 # 3. churn_mt (8 threads) is killed with SIGKILL mid-session: the report is
 #    still printed with a non-null target_end, and leaktrap exits 0.
 # leaktrap must end within 15s of the target's end (logged: how soon).
@@ -33,7 +34,7 @@ expect_lt_ok && {
 }
 
 start_target leak_threads
-start_lt report -p "$TPID" --duration 60s --top 0 --format json
+start_lt report -p "$TPID" --every --duration 60s --top 0 --format json
 go_target 20
 sleep 0.3
 kill -TERM "$TPID"
@@ -41,7 +42,7 @@ wait_exit "$TPID" 20 || fail "leak_threads did not exit within 20s of SIGTERM wh
 [ "${STATUS:-}" = 0 ] || fail "leak_threads exited with status ${STATUS:-?}, wanted 0"
 wait_lt 20
 expect_lt_ok && {
-	check_report "$TPID" --all-groups
+	check_report "$TPID" --every --all-groups
 	end_seen '^"exited with status 0"$'
 }
 

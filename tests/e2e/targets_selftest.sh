@@ -27,6 +27,15 @@ protocol forker 3
 grep -q '^children ok$' "$TOUT" || fail "forker: $(grep -E '^(FAIL|children)' "$TOUT")"
 protocol thread_churn
 
+protocol leak_many 2000
+
+start_target blocked_syscalls
+sleep 0.2
+go_target 20
+[ "$(grep -c '^syscall .* ok$' "$TOUT")" = 9 ] || fail "blocked_syscalls: $(grep -E '^(syscall|eintr)' "$TOUT" | tr '\n' '|')"
+grep -q '^eintr' "$TOUT" && fail "blocked_syscalls saw EINTR with no tracer: $(grep '^eintr' "$TOUT")"
+stop_target "$TPID" 0
+
 start_target leak_single 3
 go_target 20
 stop_target "$TPID" 3          # leak_single EXIT_STATUS

@@ -6,6 +6,8 @@
  * siginfo is the genuine one: si_signo SIGSEGV, si_code SEGV_ACCERR, si_addr
  * the faulting address. Worker threads fault at the given rate from start
  * to SIGTERM, so faults happen while leaktrap attaches and detaches.
+ * Every 8th iteration a worker also raises SIGTRAP at itself (a SIGTRAP
+ * that is not the tool's, which a tracer must pass on); a handler counts it.
  * After SIGUSR1 each worker does 200 more iterations of fault +
  * leak_between_faults (leaks 64 bytes) + fault_churn (malloc/free), then
  * the truth and "done" are printed. On SIGTERM it prints
@@ -23,7 +25,7 @@
 #define MAXT 16
 
 static char *fault_page;
-static atomic_long attempted, handled, bad, unexpected;
+static atomic_long attempted, handled, bad, unexpected, traps_raised, traps_handled;
 static atomic_int phase;          /* 0 faults only, 1 measured, 2 faults only */
 static atomic_int finished, stop;
 static __thread sigjmp_buf jb;
@@ -46,6 +48,14 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 	else
 		atomic_fetch_add(&handled, 1);
 	siglongjmp(jb, 1);
+}
+
+static void on_trap(int sig, siginfo_t *si, void *uc)
+{
+	if (sig == SIGTRAP && si->si_code == SI_TKILL && si->si_pid == getpid())
+		atomic_fetch_add(&traps_handled, 1);
+	else
+		atomic_fetch_add(&bad, 1);
 }
 
 NOINLINE void do_fault(unsigned k)
@@ -88,6 +98,10 @@ static void *worker(void *arg)
 	for (unsigned k = 0; !atomic_load(&stop); k++) {
 		int ph = atomic_load(&phase);
 		do_fault(k);
+		if (k % 8 == 0) {
+			atomic_fetch_add(&traps_raised, 1);
+			raise(SIGTRAP);
+		}
 		if (ph == 1 && done_iters < ITERS) {
 			leak_between_faults(t, done_iters);
 			fault_churn(&seed);
@@ -120,6 +134,9 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGSEGV, &sa, NULL))
 		return 99;
+	sa.sa_sigaction = on_trap;
+	if (sigaction(SIGTRAP, &sa, NULL))
+		return 99;
 
 	block_protocol_signals();
 	pthread_t th[MAXT];
@@ -144,7 +161,9 @@ int main(int argc, char **argv)
 		pthread_join(th[i], NULL);
 	long a = atomic_load(&attempted), h = atomic_load(&handled);
 	long b = atomic_load(&bad), u = atomic_load(&unexpected);
+	long tr = atomic_load(&traps_raised), th_ = atomic_load(&traps_handled);
 	say("faults attempted %ld handled %ld bad %ld unexpected %ld\n", a, h, b, u);
+	say("traps raised %ld handled %ld\n", tr, th_);
 	use_ptr(kept);
-	return (a == h && b == 0 && u == 0 && a > 0) ? 0 : 1;
+	return (a == h && b == 0 && u == 0 && a > 0 && tr == th_) ? 0 : 1;
 }
