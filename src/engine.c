@@ -174,12 +174,6 @@ static void drain_frees(struct engine *e)
 	e->last_drain_ns = now_ns();
 }
 
-void engine_sync(struct engine *e)
-{
-	if (!e->t.gone)
-		drain_frees(e);
-}
-
 /* Services a stop on one of our breakpoints and makes the thread ready to
  * resume with the SIGTRAP swallowed. */
 static void service(struct engine *e, struct thread *th)

@@ -52,10 +52,6 @@ int engine_run(struct engine *e, uint64_t deadline_ns);
  * thread. Returns 0, or -1 with what could not be undone in err. */
 int engine_detach(struct engine *e, char *err, size_t errlen);
 
-/* Applies the frees the stubs logged since the last stop, so that the
- * store is current (before a query). */
-void engine_sync(struct engine *e);
-
 /* Undoes what it can from a signal handler when leaktrap itself crashes. */
 void engine_emergency(void);
 
