@@ -84,22 +84,6 @@ static bool same_mm(pid_t a, pid_t b)
 	return syscall(SYS_kcmp, a, b, KCMP_VM, 0, 0) == 0;
 }
 
-/* Returns the thread group of a task, or -1. */
-static pid_t tgid_of(pid_t tid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/status", tid);
-	FILE *f = fopen(path, "re");
-	long tgid = -1;
-	if (!f)
-		return -1;
-	while (fgets(buf, sizeof(buf), f))
-		if (sscanf(buf, "Tgid: %ld", &tgid) == 1)
-			break;
-	fclose(f);
-	return (pid_t)tgid;
-}
-
 /* The State: line of a task, for messages ("S (sleeping)"), or "gone". */
 static const char *task_state(pid_t pid, pid_t tid)
 {
@@ -217,13 +201,14 @@ static void service(struct engine *e, struct thread *th)
  * not arrived, a vfork child (shares our memory), or a forked child. */
 static void new_task(struct engine *e, pid_t tid, int st, bool stopping)
 {
-	if (tgid_of(tid) == e->t.pid || (e->hooked && same_mm(e->t.pid, tid))) {
+	bool ours = target_status_field(tid, "Tgid") == e->t.pid;
+	if (ours || (e->hooked && same_mm(e->t.pid, tid))) {
 		struct thread *th = target_add(&e->t, tid, STOP_RUNNING);
 		if (!th) {
 			ptrace(PTRACE_DETACH, tid, 0, 0);
 			return;
 		}
-		th->foreign = tgid_of(tid) != e->t.pid;
+		th->foreign = !ours;
 		target_note_stop(th, st);
 		if (!stopping)
 			target_resume(th);

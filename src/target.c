@@ -36,8 +36,7 @@ static ssize_t read_small(const char *path, char *buf, size_t len)
 	return n;
 }
 
-/* Returns the value of field "Name:" in /proc/PID/status, or -1. */
-static long status_field(pid_t pid, const char *name)
+long target_status_field(pid_t pid, const char *name)
 {
 	char path[64], buf[4096];
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
@@ -95,7 +94,7 @@ static void explain_eperm(pid_t pid, char *err, size_t errlen)
 	char buf[32];
 	long scope = read_small("/proc/sys/kernel/yama/ptrace_scope", buf, sizeof(buf)) > 0 ?
 		     strtol(buf, NULL, 10) : 0;
-	long uid = status_field(pid, "Uid");
+	long uid = target_status_field(pid, "Uid");
 	if (scope >= 1)
 		snprintf(err, errlen, "not permitted to trace PID %d: kernel.yama.ptrace_scope is %ld; "
 			 "run leaktrap as root or with CAP_SYS_PTRACE%s", pid, scope,
@@ -140,12 +139,12 @@ static int check_pid(pid_t pid, char *err, size_t errlen)
 		snprintf(err, errlen, "PID %d (%s) is a zombie: it has exited and holds no memory", pid, comm);
 		return -1;
 	}
-	if (status_field(pid, "Tgid") != pid) {
+	if (target_status_field(pid, "Tgid") != pid) {
 		snprintf(err, errlen, "PID %d is a thread of process %ld: give the process ID",
-			 pid, status_field(pid, "Tgid"));
+			 pid, target_status_field(pid, "Tgid"));
 		return -1;
 	}
-	long tracer = status_field(pid, "TracerPid");
+	long tracer = target_status_field(pid, "TracerPid");
 	if (tracer > 0) {
 		char tcomm[64] = "?";
 		unsigned long tf;
@@ -218,7 +217,7 @@ static int seize_new_threads(struct target *t)
 		if (ptrace(PTRACE_SEIZE, tid, 0, SEIZE_OPTIONS) < 0) {
 			/* ESRCH: it exited meanwhile. EPERM: an earlier thread's
 			 * clone already auto-attached it to us. */
-			if (errno == ESRCH || (errno == EPERM && status_field(tid, "TracerPid") == getpid()))
+			if (errno == ESRCH || (errno == EPERM && target_status_field(tid, "TracerPid") == getpid()))
 				continue;
 			if (errno == EPERM && added == 0 && t->nth == 0) {
 				closedir(d);

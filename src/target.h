@@ -41,6 +41,10 @@ struct target {
  * and fix in err, the process untouched. */
 int target_seize(struct target *t, pid_t pid, char *err, size_t errlen);
 
+/* Returns the value of field "Name:" in /proc/TID/status (Tgid, Uid,
+ * TracerPid ...), or -1 if the task or the field does not exist. */
+long target_status_field(pid_t tid, const char *name);
+
 /* Returns the thread with this tid, or NULL. */
 struct thread *target_thread(struct target *t, pid_t tid);
 /* Adds a thread (stopped in kind stop) and returns it; NULL when out of memory. */
