@@ -3,7 +3,7 @@ ARCH     ?= $(shell uname -m)
 CC       ?= cc
 CFLAGS   ?= -O2 -g -Wall -Wextra -Wno-unused-parameter
 CPPFLAGS += -D_GNU_SOURCE -Isrc -Iarch -Iarch/$(ARCH)
-LDLIBS   := -lunwind-ptrace -lunwind-generic -lunwind -ldw -lelf -lcapstone -lreadline -lm
+LDLIBS   := -lunwind-ptrace -lunwind-generic -lunwind -ldw -lelf -lcapstone -lreadline -lz -lm
 B        := build
 
 SRCS     := $(wildcard src/*.c arch/$(ARCH)/*.c arch/$(ARCH)/*.S)
