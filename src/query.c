@@ -6,9 +6,10 @@
  * its key (agg_add); then turn the groups into a sorted list (agg_sort).
  * Only the key differs between "by stack", "by site", "by function", "by
  * thread" or "by size class": each of those is a key function handed to
- * agg_collect. A snapshot for diffs is the unsorted aggregate kept aside
- * (agg_entries, ordered by key), and a diff is two of them merged by key.
- * Only grouping by stack is exported today.
+ * agg_collect. Groupings by symbol (site, function, module) are a property
+ * of the stack, not of the allocation, so they fold the by-stack groups
+ * instead of walking the live set again: the symbolizer is then asked once
+ * per stack, not once per allocation.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ typedef uint64_t (*agg_key_fn)(const struct live *l, const void *ctx);
 struct agg_entry {
 	uint64_t key;
 	struct group g;
+	double example_bytes;  /* bytes behind g.stack_id, the group's example */
 	bool used;
 };
 
@@ -81,14 +83,14 @@ static int agg_grow(struct agg *a)
 	return 0;
 }
 
-/* Adds a live allocation of the given age to the group of key. */
-static void agg_add(struct agg *a, uint64_t key, const struct live *l, uint64_t age)
+/* Returns the group of key in a, creating it; NULL when out of memory. */
+static struct agg_entry *agg_group(struct agg *a, uint64_t key)
 {
 	if (a->err)
-		return;
+		return NULL;
 	if (!a->v || (a->n + 1) * 2 > a->mask + 1) {
 		if ((a->err = agg_grow(a)) < 0)
-			return;
+			return NULL;
 	}
 	struct agg_entry *e = &a->v[agg_slot(a->v, a->mask, key)];
 	if (!e->used) {
@@ -96,14 +98,33 @@ static void agg_add(struct agg *a, uint64_t key, const struct live *l, uint64_t 
 		e->key = key;
 		a->n++;
 	}
-	e->g.bytes += l->weight_bytes;
-	e->g.count += l->weight_count;
-	e->g.samples++;
-	if (age > e->g.oldest_ns)
-		e->g.oldest_ns = age;
-	a->total_bytes += l->weight_bytes;
-	a->total_count += l->weight_count;
-	a->total_samples++;
+	return e;
+}
+
+/* Adds part of the live set (bytes, count, samples, oldest age, found on
+ * stack_id) to the group of key. */
+static void agg_add(struct agg *a, uint64_t key, const struct group *part)
+{
+	struct agg_entry *e = agg_group(a, key);
+	if (!e)
+		return;
+	e->g.bytes += part->bytes;
+	e->g.count += part->count;
+	e->g.samples += part->samples;
+	if (part->oldest_ns > e->g.oldest_ns)
+		e->g.oldest_ns = part->oldest_ns;
+	if (!e->g.stack_id || part->bytes > e->example_bytes) {
+		e->g.stack_id = part->stack_id;
+		e->example_bytes = part->bytes;
+	}
+}
+
+/* Counts part in the totals of a. */
+static void agg_total(struct agg *a, const struct group *part)
+{
+	a->total_bytes += part->bytes;
+	a->total_count += part->count;
+	a->total_samples += part->samples;
 }
 
 /* store_foreach_live callback: filters one allocation and adds it. */
@@ -111,8 +132,12 @@ static void agg_visit(const struct live *l, void *arg)
 {
 	struct agg *a = arg;
 	uint64_t age;
-	if (query_pass(a->q, l, a->now_ns, &age))
-		agg_add(a, a->key(l, a->key_ctx), l, age);
+	if (!query_pass(a->q, l, a->now_ns, &age))
+		return;
+	struct group part = { .bytes = l->weight_bytes, .count = l->weight_count,
+			      .samples = 1, .oldest_ns = age, .stack_id = l->stack_id };
+	agg_add(a, a->key(l, a->key_ctx), &part);
+	agg_total(a, &part);
 }
 
 /* Folds the live set of s into a by key; returns 0 or -ENOMEM. */
@@ -188,29 +213,84 @@ static uint64_t key_stack(const struct live *l, const void *ctx)
 	return l->stack_id;
 }
 
-/* Groups the live set of s by stack as q says, ages measured at now_ns;
- * fills r (free it with query_result_free). Returns 0 or -ENOMEM. */
-int query_by_stack(const struct store *s, const struct query *q,
-		   uint64_t now_ns, struct query_result *r)
+/* Key function for grouping by thread: the allocating thread. */
+static uint64_t key_thread(const struct live *l, const void *ctx)
+{
+	(void)ctx;
+	return (uint64_t)l->tid;
+}
+
+unsigned query_size_class(uint64_t size)
+{
+	return size ? 64 - (unsigned)__builtin_clzll(size) : 0;
+}
+
+/* Key function for grouping by size: the power-of-two class. */
+static uint64_t key_size(const struct live *l, const void *ctx)
+{
+	(void)ctx;
+	return query_size_class(l->size);
+}
+
+/* Folds the by-stack groups of byst into a by the keys q->stack_keys gives
+ * each stack; totals stay those of byst, so nothing is counted twice. */
+static void agg_fold(struct agg *a, const struct agg *byst, const struct query *q)
+{
+	uint64_t keys[LT_MAX_FRAMES * 4];
+	for (size_t i = 0; byst->v && i <= byst->mask; i++) {
+		const struct agg_entry *st = &byst->v[i];
+		if (!st->used)
+			continue;
+		int n = q->stack_keys(q->keys_ctx, (uint32_t)st->key, keys,
+				      (int)(sizeof(keys) / sizeof(keys[0])));
+		for (int k = 0; k < n; k++)
+			agg_add(a, keys[k], &st->g);
+	}
+	a->total_bytes = byst->total_bytes;
+	a->total_count = byst->total_count;
+	a->total_samples = byst->total_samples;
+}
+
+int query_live(const struct store *s, const struct query *q,
+	       uint64_t now_ns, struct query_result *r)
 {
 	static const struct query all = { .sort = SORT_BYTES };
 	if (!q)
 		q = &all;
 	memset(r, 0, sizeof(*r));
-	struct agg a = { .q = q, .now_ns = now_ns, .key = key_stack };
+	agg_key_fn key = q->by == BY_THREAD ? key_thread : q->by == BY_SIZE ? key_size : key_stack;
+	struct agg a = { .q = q, .now_ns = now_ns, .key = key };
+	struct agg folded = { .q = q, .now_ns = now_ns };
+	struct agg *res = &a;
 	int rc = agg_collect(&a, s);
+	if (rc == 0 && (q->by == BY_SITE || q->by == BY_FUNC || q->by == BY_MODULE)) {
+		if (!q->stack_keys)
+			rc = -EINVAL;
+		else {
+			agg_fold(&folded, &a, q);
+			rc = folded.err;
+			res = &folded;
+		}
+	}
 	if (rc == 0) {
-		/* Stamp the key into the group here: the aggregate is generic,
-		 * struct group is the by-stack view of it. */
-		for (size_t i = 0; a.v && i <= a.mask; i++)
-			if (a.v[i].used)
-				a.v[i].g.stack_id = (uint32_t)a.v[i].key;
-		rc = agg_sort(&a, q, r);
+		for (size_t i = 0; res->v && i <= res->mask; i++)
+			if (res->v[i].used)
+				res->v[i].g.key = res->v[i].key;
+		rc = agg_sort(res, q, r);
 	}
 	free(a.v);
+	free(folded.v);
 	if (rc < 0)
 		query_result_free(r);
 	return rc;
+}
+
+int query_by_stack(const struct store *s, const struct query *q,
+		   uint64_t now_ns, struct query_result *r)
+{
+	struct query byst = q ? *q : (struct query){ .sort = SORT_BYTES };
+	byst.by = BY_STACK;
+	return query_live(s, &byst, now_ns, r);
 }
 
 /* Frees what query_by_stack allocated; r is empty afterwards. */

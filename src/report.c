@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fmt.h"
 #include "report.h"
 
 #define MAX_SYM 32  /* inlined entries per address, physical frame included */
@@ -76,49 +77,6 @@ static int frame_syms(struct symbolizer *sym, taddr_t addr, struct sym_frame *ou
 }
 
 /* ---- text ---- */
-
-/* Formats a byte figure with a binary unit into buf and returns buf:
- * "512 B", "3.2 MiB". With trim, a value that is a whole number of its unit
- * prints without the decimal ("512 KiB"). */
-static const char *fmt_size(double b, bool trim, char *buf, size_t len)
-{
-	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	if (!isfinite(b))
-		b = 0;
-	double v = b;
-	int i = 0;
-	/* Move up a unit where the rounded figure would read 1024 of this one. */
-	if (fabs(v) >= 1023.5) {
-		v /= 1024;
-		i = 1;
-		while (fabs(v) >= 1023.95 && i < 5) {
-			v /= 1024;
-			i++;
-		}
-	}
-	if (i == 0 || (trim && v == floor(v)))
-		snprintf(buf, len, "%.0f %s", v, unit[i]);
-	else
-		snprintf(buf, len, "%.1f %s", v, unit[i]);
-	return buf;
-}
-
-/* Formats an age or duration in nanoseconds ("250 ms", "9.8 s", "3.5 m",
- * "1.2 h") into buf and returns buf. */
-static const char *fmt_age(double ns, char *buf, size_t len)
-{
-	double s = isfinite(ns) && ns > 0 ? ns / 1e9 : 0;
-	/* thresholds sit where rounding would print the next unit's worth */
-	if (s < 0.9995)
-		snprintf(buf, len, "%.0f ms", s * 1e3);
-	else if (s < 59.95)
-		snprintf(buf, len, "%.1f s", s);
-	else if (s < 59.95 * 60)
-		snprintf(buf, len, "%.1f m", s / 60);
-	else
-		snprintf(buf, len, "%.1f h", s / 3600);
-	return buf;
-}
 
 /* Returns the last path component of p (p itself when it has no slash). */
 static const char *base_name(const char *p)
