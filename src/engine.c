@@ -69,12 +69,17 @@ static pid_t wait_any(struct engine *e, int timeout_ms, int *status, bool interr
 		if (pid != 0)
 			return pid < 0 && errno == ECHILD ? -1 : pid;
 		uint64_t now = now_ns();
-		if (now >= deadline || (interruptible && e->stop_signal))
+		if (now >= deadline || (interruptible && (e->stop_signal || e->input_ready)))
 			return 0;
-		struct pollfd p = { .fd = e->sigfd, .events = POLLIN };
+		struct pollfd p[2] = { { .fd = e->sigfd, .events = POLLIN },
+				       { .fd = interruptible ? e->input_fd : -1, .events = POLLIN } };
 		int left = (int)((deadline - now + 999999) / 1000000);
-		if (poll(&p, 1, left) > 0)
-			drain_signals(e);
+		if (poll(p, 2, left) > 0) {
+			if (p[0].revents)
+				drain_signals(e);
+			if (p[1].revents)
+				e->input_ready = true;
+		}
 	}
 }
 
@@ -399,6 +404,7 @@ int engine_attach(struct engine *e, pid_t pid, int sigfd, uint64_t interval, cha
 {
 	memset(e, 0, sizeof(*e));
 	e->sigfd = sigfd;
+	e->input_fd = -1;
 	if (target_seize(&e->t, pid, err, errlen) < 0)
 		return -1;
 	char path[64];
@@ -462,6 +468,10 @@ int engine_run(struct engine *e, uint64_t deadline_ns)
 			return 2;
 		if (e->stop_signal)
 			return 1;
+		if (e->input_ready) {
+			e->input_ready = false;
+			return 3;
+		}
 		uint64_t now = now_ns();
 		if (deadline_ns && now >= deadline_ns)
 			return 0;
@@ -476,6 +486,30 @@ int engine_run(struct engine *e, uint64_t deadline_ns)
 			dispatch(e, pid, st, false);
 		if (now_ns() - e->last_drain_ns > 100000000ULL && !e->t.gone)
 			drain_frees(e);
+	}
+}
+
+int engine_idle(struct engine *e, uint64_t deadline_ns)
+{
+	for (;;) {
+		if (e->stop_signal)
+			return 1;
+		if (e->input_ready) {
+			e->input_ready = false;
+			return 3;
+		}
+		uint64_t now = now_ns();
+		if (deadline_ns && now >= deadline_ns)
+			return 0;
+		int timeout = deadline_ns ? (int)((deadline_ns - now + 999999) / 1000000) : 1000;
+		struct pollfd p[2] = { { .fd = e->sigfd, .events = POLLIN },
+				       { .fd = e->input_fd, .events = POLLIN } };
+		if (poll(p, 2, timeout) > 0) {
+			if (p[0].revents)
+				drain_signals(e);
+			if (p[1].revents)
+				e->input_ready = true;
+		}
 	}
 }
 

@@ -16,6 +16,8 @@ struct engine {
 	taddr_t syscall_insn;
 	int sigfd;                  /* signalfd: SIGCHLD and the signals that end a session */
 	int stop_signal;            /* a signal that asked us to detach, or 0 */
+	int input_fd;               /* engine_run returns when it is readable; -1: none */
+	bool input_ready;
 	bool hooked;                /* stubs installed in the target */
 	bool exec_seen;             /* the target ran execve: its old image is gone */
 	char end[128];              /* how the target ended, "" while it runs */
@@ -44,9 +46,15 @@ int engine_attach(struct engine *e, pid_t pid, int sigfd, uint64_t interval,
 		  char *err, size_t errlen);
 
 /* Services the target's events until deadline_ns (CLOCK_MONOTONIC; 0: no
- * deadline), a signal asks to stop, or the target ends. Returns 0 at the
- * deadline, 1 on a signal, 2 when the target exited or ran execve. */
+ * deadline), a signal asks to stop, the target ends or input_fd is
+ * readable. Returns 0 at the deadline, 1 on a signal (stop_signal says
+ * which; the caller clears it to go on), 2 when the target exited or ran
+ * execve, 3 when input_fd is readable. */
 int engine_run(struct engine *e, uint64_t deadline_ns);
+
+/* engine_run for a session no longer attached: waits for the deadline, a
+ * signal or input, with the same return values. */
+int engine_idle(struct engine *e, uint64_t deadline_ns);
 
 /* Restores the target exactly (patches, region) and detaches from every
  * thread. Returns 0, or -1 with what could not be undone in err. */

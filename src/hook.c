@@ -411,7 +411,7 @@ int hook_drain_frees(struct target *t, struct hooks *hk, void (*fn)(taddr_t, voi
 void hook_redraw(struct target *t, struct hooks *hk, taddr_t sp)
 {
 	unsigned shard = (unsigned)(sp >> RG_SHARD_SHIFT) & (RG_NSHARDS - 1);
-	int64_t next = sample_draw(hk->interval, &hk->rng);
+	int64_t next = hk->paused ? INT64_MAX : sample_draw(hk->interval, &hk->rng);
 	target_write(t, hk->region + RG_SHARDS + ((taddr_t)shard << RG_SHARD_LOG) + RG_SHARD_NEXT,
 		     &next, sizeof(next));
 }
@@ -422,8 +422,8 @@ int hook_reset_countdowns(struct target *t, struct hooks *hk)
 	memset(shards, 0, sizeof(shards));
 	for (int i = 0; i < RG_NSHARDS; i++) {
 		int64_t *s = &shards[(i << RG_SHARD_LOG) / 8];
-		s[0] = sample_draw(hk->interval, &hk->rng);
-		s[RG_SHARD_NEXT / 8] = sample_draw(hk->interval, &hk->rng);
+		s[0] = hk->paused ? INT64_MAX : sample_draw(hk->interval, &hk->rng);
+		s[RG_SHARD_NEXT / 8] = hk->paused ? INT64_MAX : sample_draw(hk->interval, &hk->rng);
 	}
 	return target_write(t, hk->region + RG_SHARDS, shards, sizeof(shards));
 }

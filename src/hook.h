@@ -26,6 +26,7 @@ struct hooks {
 	struct hook h[HK_COUNT];
 	uint64_t interval;      /* mean sampling interval in bytes; 0 = every allocation */
 	uint64_t rng;           /* state for sample_draw */
+	bool paused;            /* countdowns that never run out: frees still tracked */
 	uint64_t ftail;         /* free-log entries consumed in order */
 	bool fdone[RG_FLOG_N];  /* consumed out of order, past a claimed but unwritten one */
 	uint64_t table[1 << RG_TABLE_BITS][RG_BUCKET_SLOTS];  /* mirror of the target's table */
@@ -81,7 +82,9 @@ int hook_drain_frees(struct target *t, struct hooks *hk, void (*fn)(taddr_t addr
 /* Writes a fresh countdown draw into the shard for stack pointer sp. */
 void hook_redraw(struct target *t, struct hooks *hk, taddr_t sp);
 
-/* Writes fresh countdowns into every shard (after the interval changed). */
+/* Writes fresh countdowns into every shard (after the interval changed, or
+ * paused changed: a paused hook draws countdowns that never run out, so
+ * nothing new is sampled while frees of sampled blocks are still seen). */
 int hook_reset_countdowns(struct target *t, struct hooks *hk);
 
 /* Makes a forked child (stopped, not sharing our memory) clean: original

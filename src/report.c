@@ -508,3 +508,11 @@ int report_json(FILE *f, const struct report_meta *m, const struct query_result 
 	out_printf(&o, "]}\n");
 	return out_finish(&o);
 }
+
+int report_stack_text(FILE *f, const struct stack *st, struct symbolizer *sym)
+{
+	struct out o = { .f = f };
+	for (uint32_t i = 0; i < st->nframes; i++)
+		text_frame(&o, i, st->frames[i], sym);
+	return out_finish(&o);
+}

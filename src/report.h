@@ -40,4 +40,8 @@ int report_text(FILE *f, const struct report_meta *m, const struct query_result 
 int report_json(FILE *f, const struct report_meta *m, const struct query_result *r,
 		const struct store *s, struct symbolizer *sym);
 
+/* Writes every frame of st to f as the text report does (address,
+ * function+offset, module, file:line, inlined frames). Returns 0 or -errno. */
+int report_stack_text(FILE *f, const struct stack *st, struct symbolizer *sym);
+
 #endif
