@@ -3,7 +3,7 @@
 # when they are all present. Run as root (or with sudo available).
 set -e
 pkgs="make gcc g++ pkg-config libunwind-dev libcapstone-dev libelf-dev libdw-dev
-      libreadline-dev python3 procps strace"
+      libreadline-dev zlib1g-dev python3 procps strace golang-go"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -430,8 +430,12 @@ static uint64_t pprof_function(struct pprof *p, const struct sym_frame *e)
 	return id;
 }
 
-/* Returns the Location id of a return address, encoding the Location (and
- * its functions) the first time; 0 when out of memory. */
+/* The key of the Location that stands for a stack with no frames: no
+ * return address is ~0, the top of the address space is the kernel's. */
+#define NO_STACK (~(taddr_t)0)
+
+/* Returns the Location id of a return address (or NO_STACK), encoding the
+ * Location and its functions the first time; 0 when out of memory. */
 static uint64_t pprof_location(struct pprof *p, taddr_t addr)
 {
 	bool added;
@@ -441,12 +445,16 @@ static uint64_t pprof_location(struct pprof *p, taddr_t addr)
 	if (!added)
 		return id;
 	struct sym_frame fr[MAX_SYM];
-	int n = frame_syms(p->sym, addr, fr);
+	int n = 1;
+	if (addr == NO_STACK)	/* named as in the folded output */
+		fr[0] = (struct sym_frame){ .func = "[unknown]" };
+	else
+		n = frame_syms(p->sym, addr, fr);
 	struct buf *b = &p->locs;
 	size_t at = pb_begin(b);
 	pb_uint(b, 1, id);
 	pb_uint(b, 2, pprof_mapping(p, &fr[n - 1]));
-	pb_uint(b, 3, addr);
+	pb_uint(b, 3, addr == NO_STACK ? 0 : addr);
 	/* Lines: innermost (inlined) first, the physical function last, as
 	 * sym_lookup gives them and pprof wants them. An address with no
 	 * function at all gets none: pprof shows it by address and mapping. */
@@ -476,13 +484,15 @@ static void pprof_sample(struct pprof *p, const struct group *g, const struct st
 {
 	struct buf *b = &p->samples;
 	size_t at = pb_begin(b);
-	/* leaf first: frames[0], the allocator's caller, is pprof's leaf */
-	if (st && st->nframes) {
-		size_t ids = pb_begin(b);
-		for (uint32_t k = 0; k < st->nframes; k++)
-			pb_varint(b, pprof_location(p, st->frames[k]));
-		pb_end(b, 1, ids);	/* location_id, packed */
-	}
+	/* leaf first: frames[0], the allocator's caller, is pprof's leaf. A
+	 * sample without locations is counted in pprof's totals but shown
+	 * nowhere, so a stack that could not be unwound gets one. */
+	size_t ids = pb_begin(b);
+	for (uint32_t k = 0; st && k < st->nframes; k++)
+		pb_varint(b, pprof_location(p, st->frames[k]));
+	if (!st || !st->nframes)
+		pb_varint(b, pprof_location(p, NO_STACK));
+	pb_end(b, 1, ids);	/* location_id, packed */
 	size_t vals = pb_begin(b);
 	pb_varint(b, (uint64_t)whole(g->count));
 	pb_varint(b, (uint64_t)whole(g->bytes));
@@ -526,6 +536,7 @@ static void pprof_header(struct pprof *p, struct buf *b, const struct report_met
 		pb_end(b, 3, at);
 	}
 
+	/* the table borrows these: they live until it is written, below */
 	char c1[256], c2[128], c3[96];
 	snprintf(c1, sizeof(c1), "leaktrap: live allocations in %d (%s)%s%s", (int)m->pid,
 		 m->comm ? m->comm : "?", m->target_end ? ", target " : "",
