@@ -1,5 +1,6 @@
-/* main: the command line: `leaktrap report -p PID ...`. */
+/* main: the command line: the shell, command files, -ex, reports, -- PROGRAM. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -8,34 +9,45 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "command.h"
+#include "export.h"
+#include "fmt.h"
+#include "launch.h"
 #include "parse.h"
-#include "query.h"
-#include "report.h"
-#include "symbols.h"
+#include "script.h"
+#include "shell.h"
 
-#define VERSION "0.1"
+#define VERSION "0.2"
 
 static const char usage[] =
-"usage: leaktrap report [OPTIONS] -p PID\n"
+"usage: leaktrap [OPTIONS] -p PID                 interactive shell attached to PID\n"
+"       leaktrap [OPTIONS] -- PROGRAM [ARGS...]   start PROGRAM hooked from its first instruction\n"
+"       leaktrap [OPTIONS] -p PID -x FILE         run the commands in FILE ('-': stdin), detach, exit\n"
+"       leaktrap [OPTIONS] -p PID -ex 'CMD' ...   run the given commands in order, detach, exit\n"
+"       leaktrap report [OPTIONS] (-p PID | -- PROGRAM [ARGS...])\n"
+"                                                 sample for --duration, print one report, detach\n"
 "\n"
 "Attaches to a running process, hooks its allocator, samples allocations with\n"
-"their call stacks for a while, prints the stacks that hold the most live\n"
-"memory, and detaches, leaving the process exactly as it was.\n"
+"their call stacks and answers what is live, by stack or by age, what grew, and\n"
+"where the leak is; detaching leaves the process exactly as it was.\n"
 "\n"
 "options:\n"
 "  -p, --pid PID             the process to examine\n"
-"  --duration DUR            how long to sample (default 10s; ms, s, m, h)\n"
+"  -x FILE                   run the commands in FILE (repeatable, in order with -ex)\n"
+"  -ex CMD                   run CMD (repeatable); 'help' inside lists the commands\n"
+"  --duration DUR            report: how long to sample (default 10s with -p, until\n"
+"                            PROGRAM exits with --; ms, s, m, h)\n"
 "  --sample-interval SIZE    mean bytes between samples (default 512k; k, m, g)\n"
 "  --every                   record every allocation: exact, slower\n"
-"  --min-age DUR             only allocations at least this old at the end\n"
-"  --top N                   at most N stacks (default 10 for text, all for json; 0 = all)\n"
-"  --format text|json        report format (default text)\n"
-"  -o, --output FILE         write the report to FILE instead of stdout\n"
+"  --min-age DUR             report: only allocations at least this old at the end\n"
+"  --top N                   at most N groups (default 10 for text, all otherwise; 0 = all)\n"
+"  --format text|json|folded|pprof   report format (default text)\n"
+"  -o, --output FILE         write the report (or the commands' output) to FILE\n"
 "  -q, --quiet               no messages on stderr, only errors\n"
 "  -h, --help                this text\n"
 "  --version                 leaktrap's version\n"
 "\n"
+"Exit status: 0 success, 1 a command or the attach failed, 2 bad usage.\n"
 "Figures are unbiased estimates from Poisson sampling by bytes, except with --every.\n";
 
 /* Prints one line "leaktrap: ..." on stderr and exits with status. */
@@ -51,17 +63,26 @@ static void die(int status, const char *fmt, ...)
 	exit(status);
 }
 
+enum format { F_TEXT, F_JSON, F_FOLDED, F_PPROF };
+
 struct options {
+	bool report;
 	pid_t pid;
+	char **program;            /* after --, or NULL */
 	uint64_t duration_ns, interval, min_age_ns, top;
-	bool top_set, json, quiet;
+	bool duration_set, top_set, quiet;
+	enum format format;
 	const char *output;
+	/* -x and -ex in the order given: 'x' or 'e' with the argument */
+	char *script_kind;
+	char **script_arg;
+	int nscripts;
 };
 
 /* Parses argv into o; exits with status 2 and one line on bad usage. */
 static void parse_options(int argc, char **argv, struct options *o)
 {
-	enum { O_DURATION = 256, O_INTERVAL, O_EVERY, O_MIN_AGE, O_TOP, O_FORMAT, O_VERSION };
+	enum { O_DURATION = 256, O_INTERVAL, O_EVERY, O_MIN_AGE, O_TOP, O_FORMAT, O_VERSION, O_EX };
 	static const struct option longopts[] = {
 		{ "pid", required_argument, 0, 'p' },
 		{ "duration", required_argument, 0, O_DURATION },
@@ -74,29 +95,52 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "quiet", no_argument, 0, 'q' },
 		{ "help", no_argument, 0, 'h' },
 		{ "version", no_argument, 0, O_VERSION },
+		{ "ex", required_argument, 0, O_EX },
 		{ 0, 0, 0, 0 },
 	};
 	*o = (struct options){ .duration_ns = 10000000000ULL, .interval = 512 * 1024 };
 	bool every = false, interval_set = false;
 	uint64_t v;
 	if (argc > 1 && !strcmp(argv[1], "report")) {
+		o->report = true;
+		argv[1] = argv[0];
 		argv++;
 		argc--;
 	} else if (argc > 1 && argv[1][0] != '-') {
 		die(2, "unknown command '%s': see 'leaktrap --help'", argv[1]);
 	}
+	/* -- ends leaktrap's options: what follows is the program */
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--")) {
+			o->program = &argv[i + 1];
+			argv[i] = NULL;
+			argc = i;
+			break;
+		} else if (!strcmp(argv[i], "-ex")) {
+			argv[i] = "--ex";	/* gdb's spelling; getopt wants two dashes */
+		}
+	o->script_kind = calloc((size_t)argc + 1, 1);
+	o->script_arg = calloc((size_t)argc + 1, sizeof(char *));
+	if (!o->script_kind || !o->script_arg)
+		die(1, "out of memory");
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, ":p:o:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:o:qhx:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (parse_uint(optarg, 0x7fffffff, &v) < 0 || v == 0)
 				die(2, "invalid PID '%s': give a positive process ID", optarg);
 			o->pid = (pid_t)v;
 			break;
+		case 'x':
+		case O_EX:
+			o->script_kind[o->nscripts] = c == 'x' ? 'x' : 'e';
+			o->script_arg[o->nscripts++] = optarg;
+			break;
 		case O_DURATION:
 			if (parse_duration(optarg, &o->duration_ns) < 0 || o->duration_ns == 0)
 				die(2, "invalid duration '%s': use a positive number with ms, s, m or h, e.g. 10s", optarg);
+			o->duration_set = true;
 			break;
 		case O_INTERVAL:
 			if (parse_size(optarg, &o->interval) < 0 || o->interval == 0)
@@ -117,9 +161,13 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case O_FORMAT:
 			if (!strcmp(optarg, "json"))
-				o->json = true;
+				o->format = F_JSON;
+			else if (!strcmp(optarg, "folded"))
+				o->format = F_FOLDED;
+			else if (!strcmp(optarg, "pprof"))
+				o->format = F_PPROF;
 			else if (strcmp(optarg, "text"))
-				die(2, "unknown format '%s': use text or json", optarg);
+				die(2, "unknown format '%s': use text, json, folded or pprof", optarg);
 			break;
 		case 'o':
 			o->output = optarg;
@@ -140,15 +188,24 @@ static void parse_options(int argc, char **argv, struct options *o)
 		}
 	}
 	if (optind < argc)
-		die(2, "unexpected argument '%s': see 'leaktrap --help'", argv[optind]);
+		die(2, "unexpected argument '%s': to start a program, put it after '--' (see 'leaktrap --help')",
+		    argv[optind]);
 	if (every && interval_set)
 		die(2, "--every and --sample-interval contradict each other: give one");
 	if (every)
 		o->interval = 0;
-	if (!o->pid)
-		die(2, "no process given: use -p PID (see 'leaktrap --help')");
+	if (o->program && !o->program[0])
+		die(2, "nothing after '--': name the program to start");
+	if (o->program && o->pid)
+		die(2, "-p and -- PROGRAM both given: examine a running process or start one, not both");
+	if (!o->pid && !o->program)
+		die(2, "no process given: use -p PID or -- PROGRAM (see 'leaktrap --help')");
+	if (o->report && o->nscripts)
+		die(2, "report takes no -x or -ex: it prints one report (drop 'report' to run commands)");
+	if (!o->report && o->format != F_TEXT)
+		die(2, "--format is for reports: use 'leaktrap report --format ...' or the export command");
 	if (!o->top_set)
-		o->top = o->json ? 0 : 10;
+		o->top = o->format == F_TEXT ? 10 : 0;
 }
 
 /* Crash handler: leave the target clean, then die of the same signal. */
@@ -159,19 +216,103 @@ static void on_crash(int sig)
 	raise(sig);
 }
 
-/* Prints a human size into buf. */
-static const char *human(double b, char *buf, size_t len)
+/* Report mode: lets the target run for the duration (or until it ends or a
+ * signal), showing progress on a terminal, then detaches and writes one
+ * report. Returns the exit status. */
+static int run_report(struct session *S, const struct options *o, FILE *out)
 {
-	const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	int i = 0;
-	while (b >= 1024 && i < 4)
-		b /= 1024, i++;
-	snprintf(buf, len, i ? "%.1f %s" : "%.0f %s", b, u[i]);
-	return buf;
+	bool progress = !o->quiet && isatty(2);
+	/* started by us without --duration: until the program exits */
+	uint64_t deadline = o->program && !o->duration_set ? 0 : S->e.attach_ns + o->duration_ns;
+	int why;
+	do {
+		uint64_t step = now_ns() + 1000000000ULL;
+		why = session_wait(S, deadline && deadline < step ? deadline : step);
+		if (progress && S->attached) {
+			struct query q = { 0 };
+			struct query_result r;
+			char hb[32], lim[48] = "";
+			double live = 0;
+			if (query_by_stack(S->e.store, &q, now_ns(), &r) == 0)
+				live = r.total_bytes, query_result_free(&r);
+			if (deadline)
+				snprintf(lim, sizeof(lim), " of %.0fs", (double)o->duration_ns / 1e9);
+			fprintf(stderr, "\rleaktrap: %.0fs%s, %llu samples, %s%s live%s\033[K",
+				(double)(now_ns() - S->e.attach_ns) / 1e9, lim,
+				(unsigned long long)S->e.samples, S->interval ? "~" : "",
+				fmt_size(live, false, hb, sizeof(hb)), S->interval ? " (est.)" : "");
+		}
+	} while ((why == 0 || why == 3) && (!deadline || now_ns() < deadline));
+	if (progress)
+		fprintf(stderr, "\r\033[K");
+	int detach_rc = session_detach(S);
+
+	struct query q = { .min_age_ns = o->min_age_ns, .top = (unsigned)o->top, .sort = SORT_BYTES };
+	struct query_result r;
+	struct report_meta m;
+	if (query_by_stack(S->e.store, &q, session_now(S), &r) < 0)
+		die(1, "out of memory");
+	session_meta(S, &q, &m);
+	int rc;
+	switch (o->format) {
+	case F_JSON: rc = report_json(out, &m, &r, S->e.store, S->sym); break;
+	case F_FOLDED: rc = export_folded(out, &m, &r, S->e.store, S->sym); break;
+	case F_PPROF: rc = export_pprof(out, &m, &r, S->e.store, S->sym); break;
+	default: rc = report_text(out, &m, &r, S->e.store, S->sym); break;
+	}
+	if (rc == 0 && fflush(out) != 0)
+		rc = -errno;
+	if (rc < 0)
+		die(1, "cannot write the report to %s: %s", o->output ? o->output : "standard output",
+		    strerror(-rc));
+	query_result_free(&r);
+	return detach_rc < 0 ? 1 : 0;
 }
 
-/* Sums the estimated live bytes of the store (for the progress line). */
-static void add_bytes(const struct live *l, void *arg) { *(double *)arg += l->weight_bytes; }
+/* Command mode: runs -x files and -ex commands in order, or the shell on a
+ * terminal, or commands from stdin; then detaches. Returns the exit status. */
+static int run_commands(struct session *S, const struct options *o)
+{
+	struct interp I = { .S = S, .default_top = o->top_set ? (unsigned)o->top : 10 };
+	int status = 0;
+	if (o->nscripts) {
+		for (int i = 0; i < o->nscripts && !I.done && !I.stopped; i++) {
+			int rc;
+			if (o->script_kind[i] == 'e') {
+				rc = script_run_ex(&I, o->script_arg[i]);
+			} else if (!strcmp(o->script_arg[i], "-")) {
+				rc = script_run_fd(&I, 0, "stdin");
+			} else {
+				int fd = open(o->script_arg[i], O_RDONLY | O_CLOEXEC);
+				if (fd < 0) {
+					fprintf(stderr, "leaktrap: cannot read command file %s: %s\n",
+						o->script_arg[i], strerror(errno));
+					status = 1;
+					break;
+				}
+				rc = script_run_fd(&I, fd, o->script_arg[i]);
+				close(fd);
+			}
+			if (rc) {
+				status = 1;
+				if (!I.on_error_continue)
+					break;
+			}
+		}
+	} else if (isatty(0)) {
+		I.interactive = true;
+		shell_run(&I);
+	} else {
+		status = script_run_fd(&I, 0, "stdin");
+	}
+	if (I.stopped && !o->quiet)
+		fprintf(stderr, "leaktrap: stopping on %s\n", strsignal(S->e.stop_signal));
+	if (session_detach(S) < 0)
+		status = 1;
+	if (I.stopped)
+		status = status ? status : 1;
+	return status;
+}
 
 int main(int argc, char **argv)
 {
@@ -181,7 +322,7 @@ int main(int argc, char **argv)
 
 	FILE *out = stdout;
 	if (o.output && !(out = fopen(o.output, "we")))
-		die(1, "cannot write the report to %s: %s", o.output, strerror(errno));
+		die(1, "cannot write to %s: %s", o.output, strerror(errno));
 	int sigfd = engine_signals();
 	if (sigfd < 0)
 		die(1, "cannot set up signal handling: %s", strerror(-sigfd));
@@ -189,69 +330,28 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(crash_sigs) / sizeof(crash_sigs[0]); i++)
 		signal(crash_sigs[i], on_crash);
 
-	static struct engine e;
-	if (engine_attach(&e, o.pid, sigfd, o.interval, err, sizeof(err)) < 0)
+	pid_t pid = o.pid;
+	if (o.program && (pid = launch_program(o.program, err, sizeof(err))) < 0)
 		die(1, "%s", err);
-	struct symbolizer *sym = sym_new(o.pid);
-	if (!o.quiet) {
-		fprintf(stderr, "leaktrap: attached to %d (%s), %zu threads, %s; hooks active:",
-			o.pid, e.comm, e.t.nth, o.interval ? "sampling" : "recording every allocation");
-		for (int k = 0; k < HK_COUNT; k++)
-			if (e.info[k].addr)
-				fprintf(stderr, " %s %s", e.info[k].func, e.info[k].how);
-		fprintf(stderr, "\n");
+	static struct session S;
+	S.out = out;
+	S.e.input_fd = -1;
+	if (session_attach(&S, pid, sigfd, o.interval, o.quiet, err, sizeof(err)) < 0) {
+		if (o.program)
+			kill(pid, SIGKILL);
+		die(1, "%s", err);
 	}
-	bool progress = !o.quiet && isatty(2);
-	uint64_t deadline = e.attach_ns + o.duration_ns;
-	int why;
-	do {
-		uint64_t step = now_ns() + 1000000000ULL;
-		why = engine_run(&e, step < deadline ? step : deadline);
-		if (!e.t.gone)
-			sym_refresh(sym);	/* modules loaded since, while they can be read */
-		if (progress) {
-			double live = 0;
-			char hb[32];
-			store_foreach_live(e.store, add_bytes, &live);
-			fprintf(stderr, "\rleaktrap: %.0fs of %.0fs, %llu samples, ~%s live (est.)\033[K",
-				(double)(now_ns() - e.attach_ns) / 1e9, (double)o.duration_ns / 1e9,
-				(unsigned long long)e.samples, human(live, hb, sizeof(hb)));
-		}
-	} while (why == 0 && now_ns() < deadline);
-	if (progress)
-		fprintf(stderr, "\r\033[K");
-	uint64_t end_ns = now_ns();
-	int detach_rc = engine_detach(&e, err, sizeof(err));
-	if (detach_rc < 0 || err[0])
-		fprintf(stderr, "leaktrap: %s\n", err);
-	else if (!o.quiet)
-		fprintf(stderr, "leaktrap: detached%s%s (pauses: attach %.1f ms, detach %.1f ms; "
-			"%llu stops serviced in %.1f us each)\n",
-			why == 1 ? " on " : "", why == 1 ? strsignal(e.stop_signal) : "",
-			e.pause_attach_ms, e.pause_detach_ms, (unsigned long long)e.stops,
-			e.stops ? (double)e.service_ns / 1e3 / (double)e.stops : 0.0);
-	if (e.end[0] && !o.quiet)
-		fprintf(stderr, "leaktrap: the target %s during the session\n", e.end);
-
-	struct query q = { .min_age_ns = o.min_age_ns, .top = (unsigned)o.top, .sort = SORT_BYTES };
-	struct query_result r;
-	if (query_by_stack(e.store, &q, end_ns, &r) < 0)
-		die(1, "out of memory");
-	struct report_meta m = {
-		.pid = o.pid, .comm = e.comm, .engine = "trap", .sample_interval = o.interval,
-		.duration_s = (double)(end_ns - e.attach_ns) / 1e9, .samples = e.samples,
-		.frees_seen = e.frees_seen, .dropped = e.dropped,
-		.allocator = e.found.fn[HK_MALLOC].module, .hooks = e.info, .nhooks = HK_COUNT,
-		.target_end = e.end[0] ? e.end : NULL, .query = &q,
-	};
-	int rc = o.json ? report_json(out, &m, &r, e.store, sym) : report_text(out, &m, &r, e.store, sym);
-	if (rc == 0 && fflush(out) != 0)
-		rc = -errno;
-	if (rc < 0)
-		die(1, "cannot write the report to %s: %s", o.output ? o.output : "standard output",
-		    strerror(-rc));
-	query_result_free(&r);
-	sym_free(sym);
-	store_free(e.store);
-	return detach_rc < 0 ? 1 : 0;
+	if (o.program) {
+		kill(pid, SIGCONT);	/* launch left it stopped at its entry point */
+		if (!o.quiet)
+			fprintf(stderr, "leaktrap: started %s as PID %d\n", o.program[0], pid);
+	}
+	int status = o.report ? run_report(&S, &o, out) : run_commands(&S, &o);
+	if (o.program && !S.e.end[0] && !o.quiet)
+		fprintf(stderr, "leaktrap: %s (PID %d) keeps running without leaktrap\n",
+			o.program[0], pid);
+	if (out != stdout && fclose(out) != 0)
+		die(1, "cannot write to %s: %s", o.output, strerror(errno));
+	session_free(&S);
+	return status;
 }

@@ -153,7 +153,7 @@ int session_detach(struct session *S)
 			S->e.pause_attach_ms, S->e.pause_detach_ms, (unsigned long long)S->e.stops,
 			S->e.stops ? (double)S->e.service_ns / 1e3 / (double)S->e.stops : 0.0);
 	if (S->e.end[0] && !S->quiet)
-		fprintf(stderr, "leaktrap: the target %s; what was gathered stays for queries\n",
+		fprintf(stderr, "leaktrap: the target %s during the session\n",
 			S->e.end);
 	return rc;
 }

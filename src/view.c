@@ -61,9 +61,9 @@ static const char *group_name(struct session *S, enum query_by by, const struct 
 		if (g->key == 0)
 			snprintf(buf, len, "0 B");
 		else
-			snprintf(buf, len, "%s .. %s",
+			snprintf(buf, len, "[%s, %s)",
 				 fmt_size(ldexp(1, (int)g->key - 1), true, b1, sizeof(b1)),
-				 fmt_size(ldexp(1, (int)g->key) - 1, true, b2, sizeof(b2)));
+				 fmt_size(ldexp(1, (int)g->key), true, b2, sizeof(b2)));
 		return buf;
 	default:
 		snprintf(buf, len, "%s  [e.g. stack %u]",
@@ -218,7 +218,8 @@ void view_snapshots(FILE *f, const struct session *S)
 			fmt_age((double)(session_now(S) - s->t_ns), b1, sizeof(b1)), est(S),
 			fmt_size(s->total_bytes, false, b2, sizeof(b2)), est(S), s->total_count, s->n);
 	}
-	fprintf(f, "(%zu automatic snapshots kept for 'leaks', one every %.0f s)\n", S->nautos,
+	fprintf(f, "(%zu automatic snapshot%s kept for 'leaks', one every %.0f s)\n", S->nautos,
+		S->nautos == 1 ? "" : "s",
 		AUTO_SNAP_PERIOD_NS / 1e9);
 }
 
