@@ -76,6 +76,7 @@ struct options {
 	/* -x and -ex in the order given: 'x' or 'e' with the argument */
 	char *script_kind;
 	char **script_arg;
+	int *script_fd;            /* -x files, opened before attaching */
 	int nscripts;
 };
 
@@ -121,7 +122,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		}
 	o->script_kind = calloc((size_t)argc + 1, 1);
 	o->script_arg = calloc((size_t)argc + 1, sizeof(char *));
-	if (!o->script_kind || !o->script_arg)
+	o->script_fd = calloc((size_t)argc + 1, sizeof(int));
+	if (!o->script_kind || !o->script_arg || !o->script_fd)
 		die(1, "out of memory");
 	opterr = 0;
 	int c;
@@ -206,6 +208,13 @@ static void parse_options(int argc, char **argv, struct options *o)
 		die(2, "--format is for reports: use 'leaktrap report --format ...' or the export command");
 	if (!o->top_set)
 		o->top = o->format == F_TEXT ? 10 : 0;
+	/* a command file that cannot be read is bad input: say so before attaching */
+	for (int i = 0; i < o->nscripts; i++) {
+		o->script_fd[i] = -1;
+		if (o->script_kind[i] == 'x' && strcmp(o->script_arg[i], "-") &&
+		    (o->script_fd[i] = open(o->script_arg[i], O_RDONLY | O_CLOEXEC)) < 0)
+			die(1, "cannot read command file %s: %s", o->script_arg[i], strerror(errno));
+	}
 }
 
 /* Crash handler: leave the target clean, then die of the same signal. */
@@ -283,15 +292,8 @@ static int run_commands(struct session *S, const struct options *o)
 			} else if (!strcmp(o->script_arg[i], "-")) {
 				rc = script_run_fd(&I, 0, "stdin");
 			} else {
-				int fd = open(o->script_arg[i], O_RDONLY | O_CLOEXEC);
-				if (fd < 0) {
-					fprintf(stderr, "leaktrap: cannot read command file %s: %s\n",
-						o->script_arg[i], strerror(errno));
-					status = 1;
-					break;
-				}
-				rc = script_run_fd(&I, fd, o->script_arg[i]);
-				close(fd);
+				rc = script_run_fd(&I, o->script_fd[i], o->script_arg[i]);
+				close(o->script_fd[i]);
 			}
 			if (rc) {
 				status = 1;
