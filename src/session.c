@@ -56,8 +56,8 @@ int session_attach(struct session *S, pid_t pid, int sigfd, uint64_t interval,
 	S->last_refresh_ns = now_ns();
 	S->next_auto_ns = S->e.attach_ns + AUTO_SNAP_PERIOD_NS;
 	if (!quiet) {
-		fprintf(stderr, "leaktrap: attached to %d (%s), %zu threads, %s; hooks active:",
-			pid, S->e.comm, S->e.t.nth,
+		fprintf(stderr, "leaktrap: attached to %d (%s), %zu thread%s, %s; hooks active:",
+			pid, S->e.comm, S->e.t.nth, S->e.t.nth == 1 ? "" : "s",
 			interval ? "sampling" : "recording every allocation");
 		for (int k = 0; k < HK_COUNT; k++)
 			if (S->e.info[k].addr)

@@ -12,14 +12,11 @@
 #          objects); every sample has an age label in nanoseconds (-raw),
 #          which -traces shows for leak_big.
 # Each session: exit 0, nothing on stdout, code identical after detach, the
-# target exits 0 on SIGTERM. Skips when this leaktrap has no such formats.
+# target exits 0 on SIGTERM.
 . "$(dirname "$0")/lib.sh"
 
 DUR=2
 
-if "$LT" report --format folded --duration x 2>&1 | grep -q "unknown format"; then
-	skip "this leaktrap does not know --format folded yet"
-fi
 command -v go >/dev/null || harness "go is missing: scripts/deps.sh installs golang-go"
 # go wants a home and a build cache even for `go tool`; keep both in $T
 export HOME=$T/home GOCACHE=$T/gocache GOFLAGS= GOTOOLCHAIN=local
