@@ -100,7 +100,7 @@ extern const uint32_t arch_image_size;
 extern const struct arch_hook_offsets arch_image_hooks[HK_COUNT];
 
 /* How many words at the stack pointer a stub's breakpoint stop needs read. */
-#define ARCH_TRAP_WORDS 4
+#define ARCH_TRAP_WORDS 6
 
 /* What a stub's breakpoint says about the call it interrupted. */
 struct arch_event {
@@ -117,5 +117,11 @@ struct arch_event {
 void arch_decode_alloc(const struct arch_regs *r, const uint64_t *words, struct arch_event *e);
 /* Decodes the stop at a free trap (before the original runs). */
 void arch_decode_free(const struct arch_regs *r, const uint64_t *words, struct arch_event *e);
+/* Decodes the header of a ring record (agent engine; layout RS_* in
+ * region.h). For posix_memalign, ret is the block, not the status. */
+void arch_decode_record(const uint8_t *hdr, struct arch_event *e);
+/* The counter stubs stamp events with (x86-64: the TSC), read here by the
+ * tool to map it to CLOCK_MONOTONIC. */
+uint64_t arch_counter(void);
 
 #endif

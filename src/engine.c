@@ -195,7 +195,6 @@ static void service(struct engine *e, struct thread *th)
 		}
 	} else {
 		arch_decode_alloc(r, words, &ev);
-		hook_redraw(&e->t, e->hk, ev.shard_sp);
 		record_alloc(e, th, kind, &ev);
 	}
 	e->service_ns += now_ns() - t0;

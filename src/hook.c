@@ -1,5 +1,6 @@
 /* hook: maps the region, fills stubs and trampolines, patches and restores entries. */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,8 +104,9 @@ static taddr_t map_region(struct target *t, struct thread *th, taddr_t insn,
 }
 
 /* Decides how to hook one function: relocates its prologue for the branch
- * patch, else for the breakpoint fallback, else leaves it alone. */
-static void plan_hook(struct target *t, struct hook *h)
+ * patch, else for the breakpoint fallback (trap engine only), else leaves
+ * it alone. */
+static void plan_hook(struct target *t, struct hook *h, bool agent)
 {
 	uint8_t buf[65536];
 	size_t len = h->fsize ? (h->fsize < sizeof(buf) ? h->fsize : sizeof(buf)) : 64;
@@ -119,6 +121,12 @@ static void plan_hook(struct target *t, struct hook *h)
 	} else {
 		char jmp_why[sizeof(h->rel.why)];
 		snprintf(jmp_why, sizeof(jmp_why), "%s", h->rel.why);
+		if (agent) {
+			/* nothing would catch the trap between attach and detach */
+			snprintf(h->why, sizeof(h->why), "the breakpoint fallback needs --engine trap "
+				 "(branch refused: %.100s)", jmp_why);
+			return;
+		}
 		if (arch_relocate(buf, len, whole, h->entry, h->tramp, arch_bkpt_len, &h->rel) == 0) {
 			h->how = HOW_BKPT;
 			h->patch_len = arch_bkpt_len;
@@ -175,7 +183,9 @@ int hook_install(struct target *t, struct hooks *hk, const struct finder_result 
 	memset(hk->table, 0, sizeof(hk->table));
 	hk->ftail = 0;
 	memset(hk->fdone, 0, sizeof(hk->fdone));
+	uint32_t mode_pid[2] = { hk->agent, (uint32_t)t->pid };
 	if (target_write(t, hk->region, arch_image, arch_image_size) < 0 ||
+	    target_write(t, hk->region + RG_MODE, mode_pid, sizeof(mode_pid)) < 0 ||
 	    hook_reset_countdowns(t, hk) < 0)
 		goto fail_write;
 
@@ -197,7 +207,7 @@ int hook_install(struct target *t, struct hooks *hk, const struct finder_result 
 			}
 		if (h->how == HOW_ALIAS)
 			continue;
-		plan_hook(t, h);
+		plan_hook(t, h, hk->agent);
 		if (h->how != HOW_NONE && target_write(t, h->tramp, h->rel.code, h->rel.code_len) < 0)
 			goto fail_write;
 	}
@@ -408,23 +418,36 @@ int hook_drain_frees(struct target *t, struct hooks *hk, void (*fn)(taddr_t, voi
 	return done;
 }
 
-void hook_redraw(struct target *t, struct hooks *hk, taddr_t sp)
+/* Fills draws[] with the means of RG_NDRAWS equal quantile bins of an
+ * exponential distribution of mean interval: their average is exactly the
+ * interval. Paused: intervals that never run out. */
+static void fill_draws(int64_t *draws, uint64_t interval, bool paused)
 {
-	unsigned shard = (unsigned)(sp >> RG_SHARD_SHIFT) & (RG_NSHARDS - 1);
-	int64_t next = hk->paused ? INT64_MAX : sample_draw(hk->interval, &hk->rng);
-	target_write(t, hk->region + RG_SHARDS + ((taddr_t)shard << RG_SHARD_LOG) + RG_SHARD_NEXT,
-		     &next, sizeof(next));
+	for (int i = 0; i < RG_NDRAWS; i++) {
+		double a = (double)i / RG_NDRAWS, b = (double)(i + 1) / RG_NDRAWS;
+		/* the integral of -ln(u) is u - u ln u (0 at u = 0) */
+		double fa = a > 0 ? a - a * log(a) : 0, fb = b - b * log(b);
+		double m = (fb - fa) / (b - a) * (double)interval;
+		draws[i] = paused ? INT64_MAX : interval == 0 ? 0 : m < 1 ? 1 : (int64_t)llround(m);
+	}
 }
 
 int hook_reset_countdowns(struct target *t, struct hooks *hk)
 {
-	int64_t shards[RG_NSHARDS << RG_SHARD_LOG >> 3];
+	int64_t draws[RG_NDRAWS];
+	uint64_t shards[RG_NSHARDS << RG_SHARD_LOG >> 3];
+	fill_draws(draws, hk->interval, hk->paused);
 	memset(shards, 0, sizeof(shards));
 	for (int i = 0; i < RG_NSHARDS; i++) {
-		int64_t *s = &shards[(i << RG_SHARD_LOG) / 8];
-		s[0] = hk->paused ? INT64_MAX : sample_draw(hk->interval, &hk->rng);
-		s[RG_SHARD_NEXT / 8] = hk->paused ? INT64_MAX : sample_draw(hk->interval, &hk->rng);
+		uint64_t *sh = &shards[(i << RG_SHARD_LOG) / 8];
+		sh[0] = (uint64_t)(hk->paused ? INT64_MAX : sample_draw(hk->interval, &hk->rng));
+		do	/* xorshift must never hold 0 */
+			sh[RG_SHARD_RNG / 8] = (uint64_t)sample_draw(1u << 30, &hk->rng) * 0x9E3779B97F4A7C15ULL;
+		while (!sh[RG_SHARD_RNG / 8]);
 	}
+	/* draws first: a stub that samples meanwhile must pick a current one */
+	if (target_write(t, hk->region + RG_DRAWS, draws, sizeof(draws)) < 0)
+		return -1;
 	return target_write(t, hk->region + RG_SHARDS, shards, sizeof(shards));
 }
 

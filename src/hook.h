@@ -27,6 +27,7 @@ struct hooks {
 	uint64_t interval;      /* mean sampling interval in bytes; 0 = every allocation */
 	uint64_t rng;           /* state for sample_draw */
 	bool paused;            /* countdowns that never run out: frees still tracked */
+	bool agent;             /* agent engine: events go to the ring, no breakpoints */
 	uint64_t ftail;         /* free-log entries consumed in order */
 	bool fdone[RG_FLOG_N];  /* consumed out of order, past a claimed but unwritten one */
 	uint64_t table[1 << RG_TABLE_BITS][RG_BUCKET_SLOTS];  /* mirror of the target's table */
@@ -79,12 +80,10 @@ bool hook_table_del(struct target *t, struct hooks *hk, taddr_t addr);
  * them from the table mirror and calls fn for each; returns how many. */
 int hook_drain_frees(struct target *t, struct hooks *hk, void (*fn)(taddr_t addr, void *arg), void *arg);
 
-/* Writes a fresh countdown draw into the shard for stack pointer sp. */
-void hook_redraw(struct target *t, struct hooks *hk, taddr_t sp);
-
-/* Writes fresh countdowns into every shard (after the interval changed, or
- * paused changed: a paused hook draws countdowns that never run out, so
- * nothing new is sampled while frees of sampled blocks are still seen). */
+/* Writes the table of sampling intervals the stubs draw from and fresh
+ * countdowns into every shard (at install, and after the interval or paused
+ * changed: a paused hook draws countdowns that never run out, so nothing new
+ * is sampled while frees of sampled blocks are still seen). Returns 0 or -1. */
 int hook_reset_countdowns(struct target *t, struct hooks *hk);
 
 /* Makes a forked child (stopped, not sharing our memory) clean: original

@@ -12,13 +12,27 @@
  *                            original and its return (detach waits for 0)
  *   RG_DATA + RG_FHEAD       u64: free-log entries claimed by stubs (only grows)
  *   RG_DATA + RG_FTAIL       u64: free-log entries consumed by the tracer
+ *   RG_MODE                  u32: 0 trap engine (events stop on int3),
+ *                            1 agent engine (events go to the ring)
+ *   RG_PID                   u32: the process the region was made for: a
+ *                            fork child's copy records nothing
+ *   RG_RHEAD, RG_RTAIL       u64: ring slots claimed by stubs / consumed by
+ *                            leaktrap (agent engine)
+ *   RG_RDROPS, RG_FDROPS     u64: events dropped because the ring, or the
+ *                            free log, was full (agent engine)
+ *   RG_DRAWS                 RG_NDRAWS i64 sampling intervals: the
+ *                            quantiles of an exponential distribution of
+ *                            mean T; a stub picks one at random per sample
  *   RG_SHARDS                RG_NSHARDS countdowns, one cache line each:
  *                            [0] i64 bytes left until the next sample,
- *                            [8] i64 the draw that replaces it when it runs out
+ *                            [8] u64 xorshift state that picks the next draw
  *   RG_TABLE                 the sampled-address table: 2^RG_TABLE_BITS
  *                            buckets of RG_BUCKET_SLOTS addresses; 0 = empty
  *   RG_FLOG                  the free log: RG_FLOG_N addresses of sampled
  *                            blocks being freed (0 = claimed, not written yet)
+ *   RG_RING                  the event ring (agent engine): RG_RING_N slots
+ *                            of a header (RS_*) and a copy of the caller's
+ *                            stack
  */
 #ifndef LT_REGION_H
 #define LT_REGION_H
@@ -29,6 +43,18 @@
 #define RG_INFLIGHT      (RG_DATA + 64)
 #define RG_FHEAD         (RG_DATA + 128)
 #define RG_FTAIL         (RG_DATA + 192)
+#define RG_MODE          (RG_DATA + 256)
+#define RG_PID           (RG_DATA + 260)
+#define RG_RHEAD         (RG_DATA + 320)
+#define RG_RTAIL         (RG_DATA + 384)
+#define RG_RDROPS        (RG_DATA + 448)
+#define RG_FDROPS        (RG_DATA + 512)
+
+/* A table of quantile means rather than a logarithm in the stub: the mean
+ * interval is exactly T and the shape is exponential but for the finest
+ * detail of its tail; no tracer has to redraw anything after a sample. */
+#define RG_DRAWS         (RG_DATA + 1024)
+#define RG_NDRAWS        256
 
 /* Countdowns are sharded by stack address so that threads rarely share one:
  * glibc places thread stacks 8 MiB apart, so sp >> 20 differs between them. */
@@ -36,7 +62,7 @@
 #define RG_NSHARDS       64
 #define RG_SHARD_LOG     6
 #define RG_SHARD_SHIFT   20
-#define RG_SHARD_NEXT    8
+#define RG_SHARD_RNG     8
 
 #define RG_TABLE         (RG_DATA + 8192)
 /* Eight slots, one cache line, per bucket: with 80,000 live samples (an
@@ -49,11 +75,35 @@
 #define RG_HASH_MUL      0x9E3779B97F4A7C15
 
 /* Frees of sampled blocks are logged here instead of stopping the thread;
- * a full log falls back to the breakpoint. */
+ * a full log falls back to the breakpoint (trap engine) or is counted as a
+ * drop (agent engine). */
 #define RG_FLOG          (RG_TABLE + RG_TABLE_SIZE)
 #define RG_FLOG_N        4096
 
-#define RG_SIZE          (RG_FLOG + 8 * RG_FLOG_N)
+/* The event ring of the agent engine. A slot is claimed by a cmpxchg on
+ * RHEAD bounded by RTAIL (a full ring drops the event, never waits) and is
+ * valid once RS_SEQ holds its index + 1. */
+#define RG_RING          (RG_FLOG + 8 * RG_FLOG_N)
+#define RG_RING_N        512
+#define RG_SLOT_LOG      13
+#define RG_SLOT          (1 << RG_SLOT_LOG)
+#define RS_SEQ           0      /* u64 index + 1 once complete */
+#define RS_KIND          8      /* u32 hook kind (src/hookdefs.h order) */
+#define RS_TID           12     /* u32 thread */
+#define RS_SIZE          16     /* u64 requested bytes */
+#define RS_ARG0          24     /* u64 first argument */
+#define RS_RET           32     /* u64 result of the original */
+#define RS_TIME          40     /* u64 arch counter at the event */
+#define RS_PC            48     /* u64 return address into the caller */
+#define RS_SP            56     /* u64 the caller's stack pointer after return */
+#define RS_REGS          64     /* 8 x u64 callee-saved registers, arch order */
+#define RS_COPIED        128    /* i64 bytes of stack copied, or -errno */
+#define RS_IOV           160    /* scratch: two struct iovec for the copy */
+#define RS_NEXTSEQ       192    /* u64 scratch: the value RS_SEQ will get */
+#define RS_STACK         256    /* the copy of the stack from RS_SP up */
+#define RG_STACK_COPY    (RG_SLOT - RS_STACK)
+
+#define RG_SIZE          (RG_RING + RG_RING_N * RG_SLOT)
 
 /* The trampoline slots, in hook order (src/hookdefs.h), after the stubs. */
 #define RG_TRAMP_SLOT    64

@@ -6,6 +6,7 @@
 #include <libunwind-x86_64.h>
 
 #include "arch.h"
+#include "region.h"
 
 /* PTRACE_GETREGS: the whole set in one call. Returns 0 or -errno. */
 int arch_regs_get(pid_t tid, struct arch_regs *r)
@@ -107,10 +108,10 @@ void arch_decode_alloc(const struct arch_regs *r, const uint64_t *w, struct arch
 	e->size = w[0];
 	e->arg0 = w[1];
 	e->ret = r->r.rax;
-	e->shard_sp = r->r.rsp + 24;
+	e->shard_sp = r->r.rsp + 40;
 	e->caller = *r;
-	e->caller.r.rip = w[3];
-	e->caller.r.rsp = r->r.rsp + 32;
+	e->caller.r.rip = w[5];
+	e->caller.r.rsp = r->r.rsp + 48;
 }
 
 /* A free trap comes before anything is pushed: %rsp points at the return
@@ -124,4 +125,32 @@ void arch_decode_free(const struct arch_regs *r, const uint64_t *w, struct arch_
 	e->caller = *r;
 	e->caller.r.rip = w[0];
 	e->caller.r.rsp = r->r.rsp + 8;
+}
+
+/* The record holds what a trap stop would show: rbx, rbp, r12-r15 are the
+ * caller's (RS_REGS order, as lt_record stores them). */
+void arch_decode_record(const uint8_t *hdr, struct arch_event *e)
+{
+	uint64_t v[RS_STACK / 8];
+	memcpy(v, hdr, sizeof(v));
+	memset(e, 0, sizeof(*e));
+	e->size = v[RS_SIZE / 8];
+	e->arg0 = v[RS_ARG0 / 8];
+	e->ret = v[RS_RET / 8];
+	e->shard_sp = v[RS_SP / 8] - 8;
+	e->caller.r.rip = v[RS_PC / 8];
+	e->caller.r.rsp = v[RS_SP / 8];
+	e->caller.r.rbx = v[RS_REGS / 8 + 0];
+	e->caller.r.rbp = v[RS_REGS / 8 + 1];
+	e->caller.r.r12 = v[RS_REGS / 8 + 2];
+	e->caller.r.r13 = v[RS_REGS / 8 + 3];
+	e->caller.r.r14 = v[RS_REGS / 8 + 4];
+	e->caller.r.r15 = v[RS_REGS / 8 + 5];
+}
+
+uint64_t arch_counter(void)
+{
+	uint32_t lo, hi;
+	__asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
 }

@@ -32,6 +32,12 @@ lt_image:
 #define INFLIGHT lt_image+RG_INFLIGHT(%rip)
 #define FHEAD    lt_image+RG_FHEAD(%rip)
 #define FTAIL    lt_image+RG_FTAIL(%rip)
+#define MODE     lt_image+RG_MODE(%rip)
+#define PID      lt_image+RG_PID(%rip)
+#define RHEAD    lt_image+RG_RHEAD(%rip)
+#define RTAIL    lt_image+RG_RTAIL(%rip)
+#define RDROPS   lt_image+RG_RDROPS(%rip)
+#define FDROPS   lt_image+RG_FDROPS(%rip)
 
 /* When the active flag is clear every stub is a plain jump to its trampoline. */
 .macro ENTRY tramp
@@ -52,21 +58,42 @@ lt_image:
 	jmp	\tramp
 .endm
 
-/* The sampled path: see the header. The tracer writes a fresh draw into the
- * shard's next field at the stop; other threads on the same shard meanwhile
- * see the old next value, which is positive, and stay on the fast path. */
-.macro SAMPLED sz, arg, tramp, trap
-	sub	$24, %rsp
+/* The sampled path: see the header. The countdown gets a new interval at
+ * once, picked from the draws table by this shard's xorshift state, so no
+ * other thread on the shard ever sees it exhausted and nobody has to redraw.
+ * Then the original is called, and the event reported: on int3 (trap
+ * engine) or into the ring (agent engine, RECORD). */
+.macro SAMPLED sz, arg, tramp, trap, kind
+	sub	$40, %rsp
 	mov	\sz, (%rsp)
 	mov	\arg, 8(%rsp)
-	mov	RG_SHARD_NEXT(%r10,%rax), %r11
-	mov	%r11, (%r10,%rax)
+	lea	(%r10,%rax), %r10
+	mov	RG_SHARD_RNG(%r10), %r11
+	mov	%r11, %rax
+	shr	$12, %rax
+	xor	%rax, %r11
+	mov	%r11, %rax
+	shl	$25, %rax
+	xor	%rax, %r11
+	mov	%r11, %rax
+	shr	$27, %rax
+	xor	%rax, %r11
+	mov	%r11, RG_SHARD_RNG(%r10)
+	shr	$(64 - 8), %r11
+	lea	lt_image+RG_DRAWS(%rip), %rax
+	mov	(%rax,%r11,8), %r11
+	mov	%r11, (%r10)
 	lock incl INFLIGHT
 	call	\tramp
 	cmpl	$0, ACTIVE
 	je	1f
+	cmpl	$0, MODE
+	jne	2f
 \trap:	int3
-1:	add	$24, %rsp
+	jmp	1f
+2:	mov	$\kind, %ecx
+	call	lt_record
+1:	add	$40, %rsp
 	lock decl INFLIGHT
 	ret
 .endm
@@ -114,41 +141,45 @@ lt_image:
 	lea	lt_image+RG_FLOG(%rip), %r10
 	mov	%rdi, (%r10,%rax,8)
 	jmp	\next
-8:
+8:	cmpl	$0, MODE
+	je	\trap
+	lock incq FDROPS	/* agent engine: nobody would catch a trap */
+	jmp	\next
 \trap:	int3
+	jmp	\next
 .endm
 
 /* malloc(size), valloc(size), pvalloc(size) */
-.macro ALLOC1 name
+.macro ALLOC1 name, kind
 lt_stub_\name:
 	ENTRY	lt_tramp_\name
 	COUNTDOWN %rdi, 2f, lt_tramp_\name
-2:	SAMPLED	%rdi, %rdi, lt_tramp_\name, lt_trap_\name\()_alloc
+2:	SAMPLED	%rdi, %rdi, lt_tramp_\name, lt_trap_\name\()_alloc, \kind
 .endm
 
 /* aligned_alloc(align, size), memalign(align, size) */
-.macro ALLOC2 name
+.macro ALLOC2 name, kind
 lt_stub_\name:
 	ENTRY	lt_tramp_\name
 	COUNTDOWN %rsi, 2f, lt_tramp_\name
-2:	SAMPLED	%rsi, %rdi, lt_tramp_\name, lt_trap_\name\()_alloc
+2:	SAMPLED	%rsi, %rdi, lt_tramp_\name, lt_trap_\name\()_alloc, \kind
 .endm
 
-	ALLOC1	malloc
+	ALLOC1	malloc, 0
 
 lt_stub_calloc:			/* calloc(n, size): counts n*size */
 	ENTRY	lt_tramp_calloc
 	mov	%rdi, %r11
 	imul	%rsi, %r11
 	COUNTDOWN %r11, 2f, lt_tramp_calloc
-2:	SAMPLED	%r11, %rdi, lt_tramp_calloc, lt_trap_calloc_alloc
+2:	SAMPLED	%r11, %rdi, lt_tramp_calloc, lt_trap_calloc_alloc, 1
 
 lt_stub_realloc:		/* realloc(p, size): a free of p, then an allocation */
 	ENTRY	lt_tramp_realloc
 	LOOKUP	%rdi, 1f, 3f
 1:	FREELOG	lt_trap_realloc_free, 3f
 3:	COUNTDOWN %rsi, 2f, lt_tramp_realloc
-2:	SAMPLED	%rsi, %rdi, lt_tramp_realloc, lt_trap_realloc_alloc
+2:	SAMPLED	%rsi, %rdi, lt_tramp_realloc, lt_trap_realloc_alloc, 2
 
 lt_stub_reallocarray:		/* reallocarray(p, n, size) */
 	ENTRY	lt_tramp_reallocarray
@@ -157,7 +188,7 @@ lt_stub_reallocarray:		/* reallocarray(p, n, size) */
 3:	mov	%rsi, %r11
 	imul	%rdx, %r11
 	COUNTDOWN %r11, 2f, lt_tramp_reallocarray
-2:	SAMPLED	%r11, %rdi, lt_tramp_reallocarray, lt_trap_reallocarray_alloc
+2:	SAMPLED	%r11, %rdi, lt_tramp_reallocarray, lt_trap_reallocarray_alloc, 3
 
 lt_stub_free:			/* free(p) */
 	ENTRY	lt_tramp_free
@@ -168,12 +199,108 @@ lt_stub_free:			/* free(p) */
 lt_stub_posix_memalign:		/* posix_memalign(&p, align, size): the block lands in *arg0 */
 	ENTRY	lt_tramp_posix_memalign
 	COUNTDOWN %rdx, 2f, lt_tramp_posix_memalign
-2:	SAMPLED	%rdx, %rdi, lt_tramp_posix_memalign, lt_trap_posix_memalign_alloc
+2:	SAMPLED	%rdx, %rdi, lt_tramp_posix_memalign, lt_trap_posix_memalign_alloc, 5
 
-	ALLOC2	aligned_alloc
-	ALLOC2	memalign
-	ALLOC1	valloc
-	ALLOC1	pvalloc
+	ALLOC2	aligned_alloc, 6
+	ALLOC2	memalign, 7
+	ALLOC1	valloc, 8
+	ALLOC1	pvalloc, 9
+
+/*
+ * lt_record: writes the sampled event into the ring (agent engine). Called
+ * from SAMPLED with %ecx = kind and the SAMPLED frame above its return
+ * address: 8(%rsp) size, 16(%rsp) first argument, 48(%rsp) the caller's
+ * return address; 56(%rsp) is where the caller's stack pointer will be.
+ * For posix_memalign the record's result is the block itself (0 when it
+ * failed), read here: by the time leaktrap reads the ring, the variable it
+ * was stored in may hold something else.
+ * The original has returned, so every caller-saved register is free (the
+ * caller expects them clobbered by malloc) except %rax, the result, which
+ * it keeps; the callee-saved ones still hold the caller's values and go into
+ * the record for the unwinder. The stack is copied by process_vm_readv of
+ * our own memory, which returns short instead of faulting at the end of a
+ * stack. A full ring, or a fork child's copy of the region, drops the event.
+ */
+lt_record:
+	push	%rax			/* 0(%rsp) result, 8 return into SAMPLED */
+	push	%rcx			/* 0(%rsp) kind */
+	mov	$39, %eax		/* getpid */
+	syscall
+	cmp	PID, %eax
+	jne	7f
+	mov	RHEAD, %rax
+9:	mov	%rax, %rcx
+	sub	RTAIL, %rcx
+	cmp	$RG_RING_N, %rcx
+	jae	6f
+	lea	1(%rax), %rcx
+	lock cmpxchg %rcx, RHEAD
+	jne	9b
+	mov	%rax, %rdi
+	and	$(RG_RING_N - 1), %eax
+	shl	$RG_SLOT_LOG, %rax
+	lea	lt_image+RG_RING(%rip), %rsi
+	add	%rax, %rsi		/* %rsi = the slot, %rdi = its index */
+	inc	%rdi
+	mov	%rdi, RS_NEXTSEQ(%rsi)
+	pop	%rcx
+	mov	%ecx, RS_KIND(%rsi)
+	mov	16(%rsp), %rax
+	mov	%rax, RS_SIZE(%rsi)
+	mov	24(%rsp), %rax
+	mov	%rax, RS_ARG0(%rsi)
+	mov	(%rsp), %rax
+	cmp	$5, %ecx		/* posix_memalign: the block, read now */
+	jne	4f
+	test	%eax, %eax
+	mov	$0, %eax
+	jne	4f
+	mov	24(%rsp), %rdx
+	mov	(%rdx), %rax
+4:	mov	%rax, RS_RET(%rsi)
+	mov	56(%rsp), %rax
+	mov	%rax, RS_PC(%rsi)
+	lea	64(%rsp), %rax
+	mov	%rax, RS_SP(%rsi)
+	mov	%rbx, RS_REGS+0(%rsi)
+	mov	%rbp, RS_REGS+8(%rsi)
+	mov	%r12, RS_REGS+16(%rsi)
+	mov	%r13, RS_REGS+24(%rsi)
+	mov	%r14, RS_REGS+32(%rsi)
+	mov	%r15, RS_REGS+40(%rsi)
+	rdtsc
+	shl	$32, %rdx
+	or	%rdx, %rax
+	mov	%rax, RS_TIME(%rsi)
+	lea	RS_STACK(%rsi), %rax	/* local iovec: the slot's stack area */
+	mov	%rax, RS_IOV(%rsi)
+	movq	$RG_STACK_COPY, RS_IOV+8(%rsi)
+	mov	RS_SP(%rsi), %rax	/* remote iovec: our own stack */
+	mov	%rax, RS_IOV+16(%rsi)
+	movq	$RG_STACK_COPY, RS_IOV+24(%rsi)
+	push	%rsi
+	mov	$186, %eax		/* gettid */
+	syscall
+	mov	(%rsp), %rsi
+	mov	%eax, RS_TID(%rsi)
+	mov	PID, %edi
+	lea	RS_IOV(%rsi), %rsi	/* process_vm_readv(pid, local, 1, remote, 1, 0) */
+	mov	$1, %edx
+	lea	16(%rsi), %r10
+	mov	$1, %r8d
+	xor	%r9d, %r9d
+	mov	$310, %eax
+	syscall
+	pop	%rsi
+	mov	%rax, RS_COPIED(%rsi)
+	mov	RS_NEXTSEQ(%rsi), %rax
+	mov	%rax, RS_SEQ(%rsi)	/* complete: x86 keeps the stores in order */
+	pop	%rax
+	ret
+6:	lock incq RDROPS
+7:	pop	%rcx
+	pop	%rax
+	ret
 
 /* Trampoline slots, filled by the relocator; int3 until then. */
 .macro SLOT name

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include "arch.h"
 #include "region.h"
@@ -65,12 +66,18 @@ static void slot_jump(int k, void *to)
 	memcpy(s + 6, &a, 8);
 }
 
+/* Sets every countdown to left, and every interval a stub may draw next to
+ * next (the draws table filled with one value). */
 static void set_countdowns(int64_t left, int64_t next)
 {
+	int64_t *draws = (int64_t *)(region + RG_DRAWS);
+	for (int i = 0; i < RG_NDRAWS; i++)
+		draws[i] = next;
 	for (int i = 0; i < RG_NSHARDS; i++) {
 		int64_t *sh = (int64_t *)(region + RG_SHARDS + (i << RG_SHARD_LOG));
 		sh[0] = left;
-		sh[RG_SHARD_NEXT / 8] = next;
+		if (!sh[RG_SHARD_RNG / 8])
+			sh[RG_SHARD_RNG / 8] = 0x9E3779B97F4A7C15ull * (uint64_t)(i + 1);
 	}
 }
 
@@ -152,7 +159,28 @@ int main(void)
 	uint32_t inflight;
 	memcpy(&inflight, region + RG_INFLIGHT, 4);
 	CHECK(inflight == 0, "and no longer after the return");
-	CHECK(countdown_here() == 5000, "countdown refreshed from next");
+	CHECK(countdown_here() == 5000, "countdown refreshed from the draws table");
+
+	/* the draw is picked by the shard's xorshift state: all 256 get used */
+	{
+		int64_t *draws = (int64_t *)(region + RG_DRAWS);
+		bool seen[RG_NDRAWS] = { false };
+		int distinct = 0;
+		for (int i = 0; i < RG_NDRAWS; i++)
+			draws[i] = 100000 + i;
+		for (int i = 0; i < 4000; i++) {
+			int64_t *sh = (int64_t *)(region + RG_SHARDS +
+				(((((uint64_t)(uintptr_t)__builtin_frame_address(0)) >> RG_SHARD_SHIFT) &
+				  (RG_NSHARDS - 1)) << RG_SHARD_LOG));
+			sh[0] = 1;
+			traps = 0;
+			call_malloc(8);
+			int64_t d = countdown_here() - 100000;
+			if (d >= 0 && d < RG_NDRAWS && !seen[d])
+				seen[d] = true, distinct++;
+		}
+		CHECK(distinct > 240, "4000 samples drew %d of the %d intervals", distinct, RG_NDRAWS);
+	}
 
 	/* calloc counts n * size */
 	set_countdowns(1000, 5000);
@@ -248,6 +276,72 @@ int main(void)
 	CHECK(p == fake_block + 32 && traps == 1 && ev.size == 777 && *slot == 0 &&
 	      flog[(*fhead - 1) % RG_FLOG_N] == (uint64_t)(uintptr_t)(fake_block + 300),
 	      "realloc: old block logged as freed, then one allocation stop");
+
+	/* agent engine: the event goes to the ring, nothing stops */
+	{
+		uint32_t mode_pid[2] = { 1, (uint32_t)getpid() };
+		uint64_t *rhead = (uint64_t *)(region + RG_RHEAD), *rtail = (uint64_t *)(region + RG_RTAIL);
+		uint8_t *slot0 = region + RG_RING;
+		memcpy(region + RG_MODE, mode_pid, sizeof(mode_pid));
+		traps = 0;
+		set_countdowns(1, 5000);
+		p = call_malloc(3000);
+		struct arch_event rv;
+		uint64_t seq, copied;
+		uint32_t kind, tid;
+		memcpy(&seq, slot0 + RS_SEQ, 8);
+		memcpy(&kind, slot0 + RS_KIND, 4);
+		memcpy(&tid, slot0 + RS_TID, 4);
+		memcpy(&copied, slot0 + RS_COPIED, 8);
+		arch_decode_record(slot0, &rv);
+		ra = arch_pc(&rv.caller);
+		CHECK(p == fake_block && traps == 0 && *rhead == 1 && seq == 1, "agent: sampled malloc "
+		      "writes ring slot 0 (seq %llu) and does not stop", (unsigned long long)seq);
+		CHECK(kind == HK_MALLOC && rv.size == 3000 && rv.ret == (uint64_t)(uintptr_t)fake_block &&
+		      tid == (uint32_t)gettid(), "agent: kind, size, result and thread recorded");
+		CHECK(ra > (uint64_t)(uintptr_t)call_malloc && ra < (uint64_t)(uintptr_t)call_malloc + 64,
+		      "agent: the return address lies in the caller");
+		CHECK(copied > 0 && copied <= RG_STACK_COPY &&
+		      arch_sp(&rv.caller) > (uint64_t)(uintptr_t)__builtin_frame_address(0) - 4096,
+		      "agent: %llu bytes of stack copied from the caller's sp", (unsigned long long)copied);
+		memcpy(&inflight, region + RG_INFLIGHT, 4);
+		CHECK(inflight == 0, "agent: nothing left in flight");
+
+		out = NULL;
+		set_countdowns(1, 5000);
+		rc = pm(&out, 64, 256);
+		arch_decode_record(slot0 + RG_SLOT, &rv);
+		CHECK(rc == 0 && *rhead == 2 && rv.ret == (uint64_t)(uintptr_t)(fake_block + 64) && rv.size == 256,
+		      "agent: posix_memalign records the block itself");
+
+		/* a full ring drops and counts, never waits or stops */
+		*rtail = 0;
+		*rhead = RG_RING_N;
+		set_countdowns(1, 5000);
+		p = call_malloc(10);
+		uint64_t drops;
+		memcpy(&drops, region + RG_RDROPS, 8);
+		CHECK(p == fake_block && traps == 0 && *rhead == RG_RING_N && drops == 1,
+		      "agent: a full ring drops the event and counts it");
+		/* a fork child's copy (another pid) records nothing */
+		*rhead = *rtail = 0;
+		mode_pid[1] = (uint32_t)getpid() + 1;
+		memcpy(region + RG_MODE, mode_pid, sizeof(mode_pid));
+		set_countdowns(1, 5000);
+		call_malloc(10);
+		CHECK(*rhead == 0 && traps == 0, "agent: another process's copy records nothing");
+		/* a full free log drops and counts instead of stopping */
+		*fhead = RG_FLOG_N + 5;
+		*ftail = 5;
+		slot = table_put((uint64_t)(uintptr_t)(fake_block + 216));
+		ff(fake_block + 216);
+		memcpy(&drops, region + RG_FDROPS, 8);
+		CHECK(traps == 0 && freed == fake_block + 216 && *slot == 0 && drops == 1,
+		      "agent: a full free log counts a drop, no stop");
+		*ftail = *fhead;
+		mode_pid[0] = 0;
+		memcpy(region + RG_MODE, mode_pid, sizeof(mode_pid));
+	}
 
 	/* inactive again: nothing stops, not even sampled frees */
 	set_active(0);
