@@ -118,7 +118,29 @@ static bool at_our_trap(struct engine *e, struct thread *th)
 	return hook_by_trap(e->hk, site, &is_free) >= 0 || hook_by_bkpt(e->hk, site);
 }
 
-/* Records one sampled allocation: unwinds the caller and stores the block. */
+void engine_record(struct engine *e, pid_t tid, taddr_t addr, uint64_t size,
+		   const struct arch_regs *caller, uint64_t t_ns, bool add_to_table)
+{
+	/* glibc's realloc(NULL, n) calls malloc: the outer call is recorded. */
+	if (hook_in_allocator(e->hk, arch_pc(caller))) {
+		e->nested++;
+		unwind_set_stack(e->unw, 0, NULL, 0);
+		return;
+	}
+	taddr_t frames[LT_MAX_FRAMES];
+	int n = unwind_stack(e->unw, caller, frames, LT_MAX_FRAMES);
+	struct live l = { .addr = addr, .size = size, .tid = tid, .t_ns = t_ns };
+	sample_weight(size, e->hk->interval, &l.weight_bytes, &l.weight_count);
+	l.stack_id = store_intern_stack(e->store, frames, (unsigned)n);
+	if (!l.stack_id || (add_to_table && !hook_table_add(&e->t, e->hk, addr))) {
+		e->dropped++;
+		return;
+	}
+	store_alloc(e->store, &l);
+	e->samples++;
+}
+
+/* Records one sampled allocation stopped on its trap (trap engine). */
 static void record_alloc(struct engine *e, struct thread *th, int kind, const struct arch_event *ev)
 {
 	taddr_t addr = ev->ret;
@@ -127,38 +149,28 @@ static void record_alloc(struct engine *e, struct thread *th, int kind, const st
 		uint64_t p = 0;
 		addr = ev->ret == 0 && target_read(&e->t, ev->arg0, &p, 8) == 0 ? p : 0;
 	}
-	if (!addr)
-		return;
-	/* glibc's realloc(NULL, n) calls malloc: the outer call is recorded. */
-	if (hook_in_allocator(e->hk, arch_pc(&ev->caller))) {
-		e->nested++;
-		return;
-	}
-	taddr_t frames[LT_MAX_FRAMES];
-	int n = unwind_stack(e->unw, &ev->caller, frames, LT_MAX_FRAMES);
-	struct live l = { .addr = addr, .size = ev->size, .tid = th->tid, .t_ns = now_ns() };
-	sample_weight(ev->size, e->hk->interval, &l.weight_bytes, &l.weight_count);
-	l.stack_id = store_intern_stack(e->store, frames, (unsigned)n);
-	if (!l.stack_id || !hook_table_add(&e->t, e->hk, addr)) {
-		e->dropped++;
-		return;
-	}
-	store_alloc(e->store, &l);
-	e->samples++;
+	if (addr)
+		engine_record(e, th->tid, addr, ev->size, &ev->caller, now_ns(), true);
 }
 
-/* Forgets one sampled block that a stub logged as freed. */
-static void logged_free(taddr_t addr, void *arg)
+void engine_forget(struct engine *e, taddr_t addr)
 {
-	struct engine *e = arg;
 	if (store_free_addr(e->store, addr))
 		e->frees_seen++;
+}
+
+/* hook_drain_frees callback: forgets one block a stub logged as freed. */
+static void logged_free(taddr_t addr, void *arg)
+{
+	engine_forget(arg, addr);
 }
 
 /* Brings the store up to date with the frees the stubs logged. */
 static void drain_frees(struct engine *e)
 {
-	if (e->hooked)
+	if (e->hooked && e->agent)
+		agent_drain(e);
+	else if (e->hooked)
 		hook_drain_frees(&e->t, e->hk, logged_free, e);
 	e->last_drain_ns = now_ns();
 }
@@ -377,6 +389,8 @@ void engine_emergency(void)
 		return;
 	crash_engine = NULL;
 	hook_set_active(&e->t, e->hk, false);
+	if (e->t.nth == 0)
+		return;	/* agent engine, threads running: inert stubs are enough */
 	for (int k = 0; k < HK_COUNT; k++) {
 		struct hook *h = &e->hk->h[k];
 		if (h->how == HOW_JMP || h->how == HOW_BKPT)
@@ -399,25 +413,30 @@ void engine_emergency(void)
 	}
 }
 
-int engine_attach(struct engine *e, pid_t pid, int sigfd, uint64_t interval, char *err, size_t errlen)
+/* Lets go of every thread, stopped as they are, with their pending
+ * signals (agent engine): events still queued for new tasks are taken
+ * first so that none is left in a ptrace-stop. */
+static void release_threads(struct engine *e)
 {
-	memset(e, 0, sizeof(*e));
-	e->sigfd = sigfd;
-	e->input_fd = -1;
-	if (target_seize(&e->t, pid, err, errlen) < 0)
-		return -1;
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	FILE *f = fopen(path, "re");
-	if (f) {
-		if (fgets(e->comm, sizeof(e->comm), f))
-			e->comm[strcspn(e->comm, "\n")] = 0;
-		fclose(f);
-	}
-	uint64_t t0 = now_ns();
-	e->attach_ns = t0;
+	int st;
+	pid_t p;
+	while ((p = waitpid(-1, &st, WNOHANG | __WALL)) > 0)
+		dispatch(e, p, st, true);
+	target_detach_all(&e->t);
+}
+
+/* Seizes and stops every thread, finds the allocator, maps the region and
+ * patches the entries; then resumes (trap engine) or releases (agent
+ * engine) the threads. Returns 0, or -1 with a reason in err and the
+ * target as it was. */
+static int hook_process(struct engine *e, char *err, size_t errlen)
+{
+	pid_t pid = e->t.pid;
 	struct maps m;
 	struct thread *th;
+	if (target_seize(&e->t, pid, err, errlen) < 0)
+		return -1;
+	uint64_t t0 = now_ns();
 	if (stop_all(e) < 0) {
 		snprintf(err, errlen, "PID %d exited while leaktrap attached", pid);
 		goto fail;
@@ -436,21 +455,22 @@ int engine_attach(struct engine *e, pid_t pid, int sigfd, uint64_t interval, cha
 			 th ? "no syscall instruction found" : "no thread in a usable stop");
 		goto fail;
 	}
-	e->hk = calloc(1, sizeof(*e->hk));
-	e->store = store_new();
-	e->unw = unwind_new(&e->t);
-	if (!e->hk || !e->store || !e->unw) {
+	if (!e->unw && !(e->unw = unwind_new(&e->t))) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	e->hk->interval = interval;
-	e->hk->rng = (t0 ^ ((uint64_t)pid << 32)) | 1;
+	e->hk->agent = e->agent;
 	if (hook_install(&e->t, e->hk, &e->found, th, e->syscall_insn, err, errlen) < 0)
 		goto fail;
 	e->hooked = true;
 	crash_engine = e;
 	keep_hook_info(e);
-	resume_all(e);
+	if (e->agent) {
+		agent_start(&e->ag);
+		release_threads(e);
+	} else {
+		resume_all(e);
+	}
 	e->pause_attach_ms = (double)(now_ns() - t0) / 1e6;
 	return 0;
 fail:
@@ -460,8 +480,138 @@ fail:
 	return -1;
 }
 
+int engine_attach(struct engine *e, pid_t pid, int sigfd, uint64_t interval, bool agent,
+		  char *err, size_t errlen)
+{
+	memset(e, 0, sizeof(*e));
+	e->sigfd = sigfd;
+	e->input_fd = -1;
+	e->agent = agent;
+	e->t.pid = pid;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	FILE *f = fopen(path, "re");
+	if (f) {
+		if (fgets(e->comm, sizeof(e->comm), f))
+			e->comm[strcspn(e->comm, "\n")] = 0;
+		fclose(f);
+	}
+	e->attach_ns = now_ns();
+	e->hk = calloc(1, sizeof(*e->hk));
+	e->store = store_new();
+	if (!e->hk || !e->store) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	e->hk->interval = interval;
+	e->hk->rng = (e->attach_ns ^ ((uint64_t)pid << 32)) | 1;
+	return hook_process(e, err, errlen);
+}
+
+/* Whether the agent engine's target still runs; notes how it ended if not
+ * (its exit status is known only when it is leaktrap's child). */
+static bool agent_alive(struct engine *e)
+{
+	int st;
+	pid_t p = waitpid(e->t.pid, &st, WNOHANG);
+	if (p == e->t.pid && (WIFEXITED(st) || WIFSIGNALED(st))) {
+		if (WIFEXITED(st))
+			snprintf(e->end, sizeof(e->end), "exited with status %d", WEXITSTATUS(st));
+		else
+			snprintf(e->end, sizeof(e->end), "was killed by signal %d (%s)",
+				 WTERMSIG(st), strsignal(WTERMSIG(st)));
+		return false;
+	}
+	const char *state = task_state(e->t.pid, e->t.pid);
+	if (kill(e->t.pid, 0) < 0 || state[0] == 'Z' || state[0] == 'X' || !state[0]) {
+		snprintf(e->end, sizeof(e->end), "exited (its status goes to its parent)");
+		return false;
+	}
+	return true;
+}
+
+/* The region vanished from a live process: it ran execve. Forgets the old
+ * image's heap and hooks the new one, retrying while the dynamic linker is
+ * still loading it. Returns 0, or -1 with e->end saying why not. */
+static int agent_rehook(struct engine *e)
+{
+	char err[256] = "";
+	uint64_t give_up = now_ns() + 5000000000ULL;
+	target_release(&e->t);
+	e->hooked = false;
+	crash_engine = NULL;
+	store_clear_live(e->store);
+	unwind_free(e->unw);
+	e->unw = NULL;
+	while (now_ns() < give_up && agent_alive(e)) {
+		struct hooks *hk = e->hk;
+		uint64_t interval = hk->interval, rng = hk->rng;
+		bool paused = hk->paused;
+		memset(hk, 0, sizeof(*hk));
+		hk->interval = interval, hk->rng = rng, hk->paused = paused;
+		if (hook_process(e, err, sizeof(err)) == 0) {
+			e->execs++;
+			return 0;
+		}
+		usleep(20000);
+	}
+	if (!e->end[0])
+		snprintf(e->end, sizeof(e->end), "ran execve; its new image could not be hooked (%.60s)",
+			 err);
+	e->t.gone = true;
+	return -1;
+}
+
+/* engine_run for the agent engine: nothing stops; the ring and the free log
+ * are read every few milliseconds (at once again while they had events). */
+static int agent_run(struct engine *e, uint64_t deadline_ns)
+{
+	for (;;) {
+		if (e->t.gone)
+			return 2;
+		if (e->stop_signal)
+			return 1;
+		if (e->input_ready) {
+			e->input_ready = false;
+			return 3;
+		}
+		uint64_t now = now_ns();
+		if (deadline_ns && now >= deadline_ns)
+			return 0;
+		int n = e->hooked ? agent_drain(e) : -1;
+		if (n < 0) {
+			if (!agent_alive(e)) {
+				e->t.gone = true;
+				e->hooked = false;
+				crash_engine = NULL;
+				return 2;
+			}
+			if (agent_rehook(e) < 0)
+				return 2;
+			continue;
+		}
+		/* a task ptrace still reports (auto-attached while we let go) */
+		int st;
+		pid_t p;
+		while ((p = waitpid(-1, &st, WNOHANG | __WALL)) > 0)
+			if (p != e->t.pid && WIFSTOPPED(st))
+				ptrace(PTRACE_DETACH, p, 0, 0);
+		int timeout = n > 0 ? 0 : 2;
+		struct pollfd pf[2] = { { .fd = e->sigfd, .events = POLLIN },
+					{ .fd = e->input_fd, .events = POLLIN } };
+		if (poll(pf, 2, timeout) > 0) {
+			if (pf[0].revents)
+				drain_signals(e);
+			if (pf[1].revents)
+				e->input_ready = true;
+		}
+	}
+}
+
 int engine_run(struct engine *e, uint64_t deadline_ns)
 {
+	if (e->agent)
+		return agent_run(e, deadline_ns);
 	for (;;) {
 		if (e->t.gone || e->exec_seen)
 			return 2;
@@ -551,6 +701,24 @@ int engine_detach(struct engine *e, char *err, size_t errlen)
 	int ret = 0;
 	err[0] = 0;
 	uint64_t t0 = now_ns();
+	if (e->agent && !e->t.gone && e->hooked) {
+		/* hold the threads again: code is written only while all are stopped */
+		char serr[256];
+		agent_drain(e);
+		target_release(&e->t);
+		if (target_seize(&e->t, e->t.pid, serr, sizeof(serr)) < 0) {
+			if (!agent_alive(e))
+				e->t.gone = true;
+			else {
+				/* cannot stop it: leave the stubs inert, the code patched */
+				hook_set_active(&e->t, e->hk, false);
+				snprintf(err, errlen, "cannot stop the target to restore its code (%s); "
+					 "its hooks are left inert", serr);
+				crash_engine = NULL;
+				return -1;
+			}
+		}
+	}
 	if (e->t.gone) {
 		crash_engine = NULL;
 		target_release(&e->t);

@@ -2,6 +2,7 @@
 #ifndef LT_ENGINE_H
 #define LT_ENGINE_H
 
+#include "agent.h"
 #include "hook.h"
 #include "report.h"
 #include "store.h"
@@ -19,6 +20,9 @@ struct engine {
 	int input_fd;               /* engine_run returns when it is readable; -1: none */
 	bool input_ready;
 	bool hooked;                /* stubs installed in the target */
+	bool agent;                 /* agent engine: no ptrace between attach and detach */
+	struct agent ag;            /* its reader */
+	uint64_t execs;             /* execve re-hooked (agent engine) */
 	bool exec_seen;             /* the target ran execve: its old image is gone */
 	char end[128];              /* how the target ended, "" while it runs */
 	char comm[64];
@@ -40,10 +44,21 @@ struct engine {
 int engine_signals(void);
 
 /* Attaches to pid, finds and hooks its allocator with mean sampling interval
- * `interval` bytes (0: every allocation). On failure returns -1 with a
- * one-line reason in err and the target untouched. */
-int engine_attach(struct engine *e, pid_t pid, int sigfd, uint64_t interval,
+ * `interval` bytes (0: every allocation), with the trap engine or the agent
+ * engine (which lets go of every thread once the hooks are in). On failure
+ * returns -1 with a one-line reason in err and the target untouched. */
+int engine_attach(struct engine *e, pid_t pid, int sigfd, uint64_t interval, bool agent,
 		  char *err, size_t errlen);
+
+/* Records a sampled allocation of size bytes at addr by thread tid at t_ns,
+ * unwinding from the caller's registers (and the stack copy given to the
+ * unwinder, agent engine); add_to_table puts it in the target's sampled
+ * table (the agent engine's stubs do that themselves). */
+void engine_record(struct engine *e, pid_t tid, taddr_t addr, uint64_t size,
+		   const struct arch_regs *caller, uint64_t t_ns, bool add_to_table);
+
+/* Forgets the sampled block at addr: it was freed. */
+void engine_forget(struct engine *e, taddr_t addr);
 
 /* Services the target's events until deadline_ns (CLOCK_MONOTONIC; 0: no
  * deadline), a signal asks to stop, the target ends or input_fd is

@@ -377,7 +377,7 @@ bool hook_table_del(struct target *t, struct hooks *hk, taddr_t addr)
 
 int hook_drain_frees(struct target *t, struct hooks *hk, void (*fn)(taddr_t, void *), void *arg)
 {
-	static uint64_t buf[RG_FLOG_N];
+	static uint64_t buf[RG_FLOG_N * 2];
 	static const uint64_t zero;
 	uint64_t head;
 	if (!hk->region || target_read(t, hk->region + RG_FHEAD, &head, sizeof(head)) < 0 ||
@@ -386,8 +386,9 @@ int hook_drain_frees(struct target *t, struct hooks *hk, void (*fn)(taddr_t, voi
 	/* The pending entries, in at most two pieces (the log wraps). */
 	uint64_t n = head - hk->ftail, first = hk->ftail % RG_FLOG_N;
 	uint64_t n1 = n < RG_FLOG_N - first ? n : RG_FLOG_N - first;
-	if (target_read(t, hk->region + RG_FLOG + 8 * first, buf, 8 * n1) < 0 ||
-	    (n > n1 && target_read(t, hk->region + RG_FLOG, buf + n1, 8 * (n - n1)) < 0))
+	if (target_read(t, hk->region + RG_FLOG + RG_FLOG_ENTRY * first, buf, RG_FLOG_ENTRY * n1) < 0 ||
+	    (n > n1 && target_read(t, hk->region + RG_FLOG, buf + 2 * n1,
+				   RG_FLOG_ENTRY * (n - n1)) < 0))
 		return 0;
 	/* An entry still 0 is claimed by a thread that has not written it yet.
 	 * The entries after it are taken all the same: they are frees of
@@ -396,15 +397,16 @@ int hook_drain_frees(struct target *t, struct hooks *hk, void (*fn)(taddr_t, voi
 	int done = 0;
 	for (uint64_t k = 0; k < n; k++) {
 		uint64_t idx = (first + k) % RG_FLOG_N;
-		if (hk->fdone[idx] || !buf[k])
+		uint64_t addr = buf[2 * k];
+		if (hk->fdone[idx] || !addr)
 			continue;
-		unsigned b = bucket_of(buf[k]);
+		unsigned b = bucket_of(addr);
 		for (int i = 0; i < RG_BUCKET_SLOTS; i++)
-			if (hk->table[b][i] == buf[k])
+			if (hk->table[b][i] == addr)
 				hk->table[b][i] = 0;	/* the stub cleared the real slot */
-		fn(buf[k], arg);
+		fn(addr, arg);
 		hk->fdone[idx] = true;
-		target_write(t, hk->region + RG_FLOG + 8 * idx, &zero, sizeof(zero));
+		target_write(t, hk->region + RG_FLOG + RG_FLOG_ENTRY * idx, &zero, sizeof(zero));
 		done++;
 	}
 	/* Give the stubs back the entries consumed in order. */

@@ -39,6 +39,10 @@ static const char usage[] =
 "                            PROGRAM exits with --; ms, s, m, h)\n"
 "  --sample-interval SIZE    mean bytes between samples (default 512k; k, m, g)\n"
 "  --every                   record every allocation: exact, slower\n"
+"  --engine trap|agent       trap (default): sampled events stop their thread\n"
+"                            briefly; agent: events go to a ring in the target\n"
+"                            and leaktrap holds no ptrace between attach and\n"
+"                            detach (default from $LEAKTRAP_ENGINE)\n"
 "  --min-age DUR             report: only allocations at least this old at the end\n"
 "  --top N                   at most N groups (default 10 for text, all otherwise; 0 = all)\n"
 "  --format text|json|folded|pprof   report format (default text)\n"
@@ -70,7 +74,7 @@ struct options {
 	pid_t pid;
 	char **program;            /* after --, or NULL */
 	uint64_t duration_ns, interval, min_age_ns, top;
-	bool duration_set, top_set, quiet;
+	bool duration_set, top_set, quiet, agent;
 	enum format format;
 	const char *output;
 	/* -x and -ex in the order given: 'x' or 'e' with the argument */
@@ -83,7 +87,8 @@ struct options {
 /* Parses argv into o; exits with status 2 and one line on bad usage. */
 static void parse_options(int argc, char **argv, struct options *o)
 {
-	enum { O_DURATION = 256, O_INTERVAL, O_EVERY, O_MIN_AGE, O_TOP, O_FORMAT, O_VERSION, O_EX };
+	enum { O_DURATION = 256, O_INTERVAL, O_EVERY, O_MIN_AGE, O_TOP, O_FORMAT, O_VERSION, O_EX,
+	       O_ENGINE };
 	static const struct option longopts[] = {
 		{ "pid", required_argument, 0, 'p' },
 		{ "duration", required_argument, 0, O_DURATION },
@@ -97,9 +102,14 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "help", no_argument, 0, 'h' },
 		{ "version", no_argument, 0, O_VERSION },
 		{ "ex", required_argument, 0, O_EX },
+		{ "engine", required_argument, 0, O_ENGINE },
 		{ 0, 0, 0, 0 },
 	};
 	*o = (struct options){ .duration_ns = 10000000000ULL, .interval = 512 * 1024 };
+	const char *engine = getenv("LEAKTRAP_ENGINE");
+	if (engine && engine[0] && strcmp(engine, "agent") && strcmp(engine, "trap"))
+		die(2, "LEAKTRAP_ENGINE is '%s': use agent or trap", engine);
+	o->agent = engine && !strcmp(engine, "agent");
 	bool every = false, interval_set = false;
 	uint64_t v;
 	if (argc > 1 && !strcmp(argv[1], "report")) {
@@ -170,6 +180,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 				o->format = F_PPROF;
 			else if (strcmp(optarg, "text"))
 				die(2, "unknown format '%s': use text, json, folded or pprof", optarg);
+			break;
+		case O_ENGINE:
+			if (strcmp(optarg, "agent") && strcmp(optarg, "trap"))
+				die(2, "unknown engine '%s': use agent or trap", optarg);
+			o->agent = !strcmp(optarg, "agent");
 			break;
 		case 'o':
 			o->output = optarg;
@@ -338,7 +353,7 @@ int main(int argc, char **argv)
 	static struct session S;
 	S.out = out;
 	S.e.input_fd = -1;
-	if (session_attach(&S, pid, sigfd, o.interval, o.quiet, err, sizeof(err)) < 0) {
+	if (session_attach(&S, pid, sigfd, o.interval, o.agent, o.quiet, err, sizeof(err)) < 0) {
 		if (o.program)
 			kill(pid, SIGKILL);
 		die(1, "%s", err);

@@ -28,8 +28,9 @@
  *                            [8] u64 xorshift state that picks the next draw
  *   RG_TABLE                 the sampled-address table: 2^RG_TABLE_BITS
  *                            buckets of RG_BUCKET_SLOTS addresses; 0 = empty
- *   RG_FLOG                  the free log: RG_FLOG_N addresses of sampled
- *                            blocks being freed (0 = claimed, not written yet)
+ *   RG_FLOG                  the free log: RG_FLOG_N {address, ring head} of
+ *                            sampled blocks being freed (address 0 = claimed,
+ *                            not written yet)
  *   RG_RING                  the event ring (agent engine): RG_RING_N slots
  *                            of a header (RS_*) and a copy of the caller's
  *                            stack
@@ -74,21 +75,23 @@
 #define RG_TABLE_SIZE    (1 << (RG_TABLE_BITS + RG_BUCKET_LOG))
 #define RG_HASH_MUL      0x9E3779B97F4A7C15
 
-/* Frees of sampled blocks are logged here instead of stopping the thread;
- * a full log falls back to the breakpoint (trap engine) or is counted as a
- * drop (agent engine). */
+/* Frees of sampled blocks are logged here instead of stopping the thread:
+ * 16-byte entries {address, RHEAD when freed}; a full log falls back to the
+ * breakpoint (trap engine) or is counted as a drop (agent engine). */
 #define RG_FLOG          (RG_TABLE + RG_TABLE_SIZE)
 #define RG_FLOG_N        4096
+#define RG_FLOG_ENTRY    16
 
 /* The event ring of the agent engine. A slot is claimed by a cmpxchg on
  * RHEAD bounded by RTAIL (a full ring drops the event, never waits) and is
  * valid once RS_SEQ holds its index + 1. */
-#define RG_RING          (RG_FLOG + 8 * RG_FLOG_N)
+#define RG_RING          (RG_FLOG + RG_FLOG_ENTRY * RG_FLOG_N)
 #define RG_RING_N        512
 #define RG_SLOT_LOG      13
 #define RG_SLOT          (1 << RG_SLOT_LOG)
 #define RS_SEQ           0      /* u64 index + 1 once complete */
-#define RS_KIND          8      /* u32 hook kind (src/hookdefs.h order) */
+#define RS_KIND          8      /* u32 hook kind (src/hookdefs.h order) ... */
+#define RK_UNTRACKED     0x100  /* ... or'ed: the sampled table's bucket was full */
 #define RS_TID           12     /* u32 thread */
 #define RS_SIZE          16     /* u64 requested bytes */
 #define RS_ARG0          24     /* u64 first argument */

@@ -32,7 +32,7 @@ static const char *alloc_module(const struct session *S)
 	return mod;
 }
 
-int session_attach(struct session *S, pid_t pid, int sigfd, uint64_t interval,
+int session_attach(struct session *S, pid_t pid, int sigfd, uint64_t interval, bool agent,
 		   bool quiet, char *err, size_t errlen)
 {
 	int input_fd = S->e.input_fd;
@@ -40,7 +40,7 @@ int session_attach(struct session *S, pid_t pid, int sigfd, uint64_t interval,
 	memset(S, 0, sizeof(*S));
 	S->out = out ? out : stdout;
 	S->quiet = quiet;
-	if (engine_attach(&S->e, pid, sigfd, interval, err, errlen) < 0)
+	if (engine_attach(&S->e, pid, sigfd, interval, agent, err, errlen) < 0)
 		return -1;
 	S->e.input_fd = input_fd;
 	S->pid = pid;
@@ -56,8 +56,8 @@ int session_attach(struct session *S, pid_t pid, int sigfd, uint64_t interval,
 	S->last_refresh_ns = now_ns();
 	S->next_auto_ns = S->e.attach_ns + AUTO_SNAP_PERIOD_NS;
 	if (!quiet) {
-		fprintf(stderr, "leaktrap: attached to %d (%s), %zu thread%s, %s; hooks active:",
-			pid, S->e.comm, S->e.t.nth, S->e.t.nth == 1 ? "" : "s",
+		fprintf(stderr, "leaktrap: attached to %d (%s), %s engine, %s; hooks active:",
+			pid, S->e.comm, agent ? "agent" : "trap",
 			interval ? "sampling" : "recording every allocation");
 		for (int k = 0; k < HK_COUNT; k++)
 			if (S->e.info[k].addr)
@@ -176,10 +176,11 @@ void session_meta(const struct session *S, const struct query *q, struct report_
 {
 	uint64_t end = session_now(S);
 	*m = (struct report_meta){
-		.pid = S->pid, .comm = S->e.comm, .engine = "trap",
+		.pid = S->pid, .comm = S->e.comm, .engine = S->e.agent ? "agent" : "trap",
 		.sample_interval = S->interval,
 		.duration_s = (double)(end - S->e.attach_ns) / 1e9, .samples = S->e.samples,
-		.frees_seen = S->e.frees_seen, .dropped = S->e.dropped,
+		.frees_seen = S->e.frees_seen,
+		.dropped = S->e.dropped + S->e.ag.ring_drops + S->e.ag.flog_drops + S->e.ag.skipped,
 		.allocator = S->e.found.fn[HK_MALLOC].module, .hooks = S->e.info,
 		.nhooks = HK_COUNT, .target_end = S->e.end[0] ? S->e.end : NULL, .query = q,
 	};

@@ -368,3 +368,10 @@ size_t store_mem_bytes(const struct store *s)
 	       (size_t)s->stacks_cap * sizeof(*s->stacks) +
 	       s->chunk_bytes;
 }
+
+void store_clear_live(struct store *s)
+{
+	memset(s->live, 0, (s->live_mask + 1) * sizeof(*s->live));
+	s->nlive = 0;
+	s->has_zero = false;
+}

@@ -49,6 +49,9 @@ int store_alloc(struct store *s, const struct live *l);
 /* Removes the live allocation at addr; returns true if there was one. */
 bool store_free_addr(struct store *s, taddr_t addr);
 
+/* Forgets every live allocation (the process replaced its image); stacks stay. */
+void store_clear_live(struct store *s);
+
 /* Number of live sampled allocations. */
 size_t store_live_count(const struct store *s);
 

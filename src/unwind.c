@@ -64,6 +64,7 @@ struct unwinder {
 	/* per event */
 	const struct arch_regs *regs;
 	taddr_t stack_lo, stack_hi;
+	bool stack_given;     /* unwind_set_stack supplied the copy for the next unwind */
 	uint8_t stack[STACK_COPY];
 };
 
@@ -487,12 +488,25 @@ static void copy_stack(struct unwinder *u, taddr_t sp)
 		u->stack_hi = sp + (taddr_t)got;
 }
 
+void unwind_set_stack(struct unwinder *u, taddr_t sp, const void *data, size_t len)
+{
+	if (len > STACK_COPY)
+		len = STACK_COPY;
+	if (len)
+		memcpy(u->stack, data, len);
+	u->stack_lo = sp;
+	u->stack_hi = sp + len;
+	u->stack_given = len > 0;
+}
+
 int unwind_stack(struct unwinder *u, const struct arch_regs *caller, taddr_t *frames, int max)
 {
 	unw_cursor_t c;
 	int n = 0;
 	u->regs = caller;
-	copy_stack(u, arch_sp(caller));
+	if (!u->stack_given || u->stack_lo != arch_sp(caller))
+		copy_stack(u, arch_sp(caller));
+	u->stack_given = false;
 	frames[n++] = arch_pc(caller);
 	if (unw_init_remote(&c, u->as, u) < 0)
 		return n;

@@ -18,6 +18,11 @@ struct unwinder *unwind_new(struct target *t);
  */
 int unwind_stack(struct unwinder *u, const struct arch_regs *caller, taddr_t *frames, int max);
 
+/* Gives the next unwind_stack the stack from sp up as the target copied it
+ * at the event (agent engine), instead of reading the live stack, which has
+ * moved on by then. Reads past the copy still go to the live process. */
+void unwind_set_stack(struct unwinder *u, taddr_t sp, const void *data, size_t len);
+
 /* Forgets cached modules, pages and unwind info (after the mappings changed). */
 void unwind_flush(struct unwinder *u);
 

@@ -302,9 +302,12 @@ void view_status(FILE *f, struct session *S)
 	}
 	fprintf(f, "target:     %d (%s), %s\n", S->pid, fmt_clean(e->comm, clean, sizeof(clean)),
 		S->attached ? "running" : e->end[0] ? e->end : "detached");
-	if (S->attached)
+	if (S->attached && !e->agent)
 		fprintf(f, "threads:    %zu\n", e->t.nth);
-	fprintf(f, "engine:     trap (sampled allocations stop their thread once; frees are logged)\n");
+	if (e->agent)
+		fprintf(f, "engine:     agent (events go to a ring in the target; no ptrace while sampling)\n");
+	else
+		fprintf(f, "engine:     trap (sampled allocations stop their thread once; frees are logged)\n");
 	if (e->hk && e->hk->paused)
 		fprintf(f, "sampling:   paused (frees of sampled blocks still tracked)\n");
 	else if (S->interval)
@@ -320,8 +323,15 @@ void view_status(FILE *f, struct session *S)
 		store_stack_count(e->store));
 	fprintf(f, "attached:   %s%s\n", fmt_age(secs * 1e9, b2, sizeof(b2)),
 		S->attached ? "" : " (gathering ended)");
-	fprintf(f, "stops:      %llu serviced, %.1f us each\n", (unsigned long long)e->stops,
-		e->stops ? (double)e->service_ns / 1e3 / (double)e->stops : 0.0);
+	if (e->agent)
+		fprintf(f, "ring:       %llu records read, dropped: %llu (ring full), %llu frees (log full), "
+			"%llu (table bucket full), %llu abandoned; %llu execve re-hooked\n",
+			(unsigned long long)e->ag.records, (unsigned long long)e->ag.ring_drops,
+			(unsigned long long)e->ag.flog_drops, (unsigned long long)e->ag.untracked,
+			(unsigned long long)e->ag.skipped, (unsigned long long)e->execs);
+	else
+		fprintf(f, "stops:      %llu serviced, %.1f us each\n", (unsigned long long)e->stops,
+			e->stops ? (double)e->service_ns / 1e3 / (double)e->stops : 0.0);
 	fprintf(f, "memory:     %s held by leaktrap's store\n",
 		fmt_size((double)store_mem_bytes(e->store), false, b1, sizeof(b1)));
 	fprintf(f, "hooks:\n");

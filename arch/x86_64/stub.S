@@ -120,7 +120,9 @@ lt_image:
 .endm
 
 /* A sampled block is being freed (%rax = its table slot): clear the slot,
- * then log the address for the tracer, without stopping. The slot is cleared
+ * then log the address for the tracer, without stopping, with the ring's
+ * head at that moment: the agent engine's reader applies the free after
+ * the ring records claimed before it and before those claimed after. The slot is cleared
  * first so that the tracer, which reuses a slot only after reading the log,
  * never sees it free while the stub still means to write it. The block
  * cannot be reallocated before the log entry is written: the original free
@@ -138,8 +140,12 @@ lt_image:
 	lock cmpxchg %r10, FHEAD
 	jne	9b
 	and	$(RG_FLOG_N - 1), %eax
+	shl	$4, %rax
 	lea	lt_image+RG_FLOG(%rip), %r10
-	mov	%rdi, (%r10,%rax,8)
+	add	%rax, %r10
+	mov	RHEAD, %rax		/* where this free falls among the ring's events */
+	mov	%rax, 8(%r10)
+	mov	%rdi, (%r10)
 	jmp	\next
 8:	cmpl	$0, MODE
 	je	\trap
@@ -293,7 +299,29 @@ lt_record:
 	syscall
 	pop	%rsi
 	mov	%rax, RS_COPIED(%rsi)
-	mov	RS_NEXTSEQ(%rsi), %rax
+	mov	RS_RET(%rsi), %rdi	/* the block goes into the sampled table now, */
+	test	%rdi, %rdi		/* before the caller can free it */
+	jz	3f
+	movabs	$RG_HASH_MUL, %rax
+	imul	%rdi, %rax
+	shr	$(64 - RG_TABLE_BITS), %rax
+	shl	$RG_BUCKET_LOG, %rax
+	lea	lt_image+RG_TABLE(%rip), %rdx
+	add	%rax, %rdx
+	mov	$RG_BUCKET_SLOTS, %ecx	/* already there (a nested call's record)? */
+2:	cmp	%rdi, -8(%rdx,%rcx,8)
+	je	3f
+	dec	%ecx
+	jnz	2b
+	mov	$RG_BUCKET_SLOTS, %ecx
+5:	xor	%eax, %eax
+	lock cmpxchg %rdi, (%rdx)
+	je	3f
+	add	$8, %rdx
+	dec	%ecx
+	jnz	5b
+	orl	$RK_UNTRACKED, RS_KIND(%rsi)	/* bucket full: the reader counts a drop */
+3:	mov	RS_NEXTSEQ(%rsi), %rax
 	mov	%rax, RS_SEQ(%rsi)	/* complete: x86 keeps the stores in order */
 	pop	%rax
 	ret

@@ -96,6 +96,17 @@ static uint64_t *table_put(uint64_t addr)
 	return NULL;
 }
 
+/* Returns the table slot holding addr, or NULL. */
+static uint64_t *table_find(uint64_t addr)
+{
+	unsigned b = (unsigned)((addr * (uint64_t)RG_HASH_MUL) >> (64 - RG_TABLE_BITS));
+	uint64_t *bucket = (uint64_t *)(region + RG_TABLE + ((size_t)b << RG_BUCKET_LOG));
+	for (int i = 0; i < RG_BUCKET_SLOTS; i++)
+		if (bucket[i] == addr)
+			return &bucket[i];
+	return NULL;
+}
+
 static void set_active(uint32_t on) { memcpy(region + RG_ACTIVE, &on, 4); }
 
 __attribute__((noinline)) static void *call_malloc(size_t n)
@@ -215,7 +226,7 @@ int main(void)
 	ff(fake_block + 200);
 	CHECK(traps == 0 && freed == fake_block + 200, "free of a sampled address: no stop, original ran");
 	CHECK(*slot == 0, "its table slot is cleared");
-	CHECK(*fhead == 1 && flog[0] == (uint64_t)(uintptr_t)(fake_block + 200), "and the address is logged");
+	CHECK(*fhead == 1 && flog[0] == (uint64_t)(uintptr_t)(fake_block + 200) && flog[1] == 0, "and the address is logged");
 
 	/* a hit in a later slot clears that slot, not its neighbours */
 	uint64_t keep = (uint64_t)(uintptr_t)(fake_block + 512);
@@ -274,7 +285,7 @@ int main(void)
 	p = rf(fake_block + 300, 777);
 	arch_decode_alloc(&trap_regs, trap_words, &ev);
 	CHECK(p == fake_block + 32 && traps == 1 && ev.size == 777 && *slot == 0 &&
-	      flog[(*fhead - 1) % RG_FLOG_N] == (uint64_t)(uintptr_t)(fake_block + 300),
+	      flog[2 * ((*fhead - 1) % RG_FLOG_N)] == (uint64_t)(uintptr_t)(fake_block + 300),
 	      "realloc: old block logged as freed, then one allocation stop");
 
 	/* agent engine: the event goes to the ring, nothing stops */
@@ -306,6 +317,15 @@ int main(void)
 		      "agent: %llu bytes of stack copied from the caller's sp", (unsigned long long)copied);
 		memcpy(&inflight, region + RG_INFLIGHT, 4);
 		CHECK(inflight == 0, "agent: nothing left in flight");
+		uint64_t *tb = table_find((uint64_t)(uintptr_t)fake_block);
+		CHECK(tb != NULL, "agent: the block is in the sampled table");
+		uint64_t fh = *fhead;
+		ff(fake_block);
+		CHECK(tb && *tb == 0 && *fhead == fh + 1 &&
+		      flog[2 * (fh % RG_FLOG_N)] == (uint64_t)(uintptr_t)fake_block &&
+		      flog[2 * (fh % RG_FLOG_N) + 1] == *rhead,
+		      "agent: freeing it logs the address with the ring head (%llu)", (unsigned long long)*rhead);
+		*ftail = *fhead;
 
 		out = NULL;
 		set_countdowns(1, 5000);
