@@ -19,12 +19,27 @@
 
 #define STUCK_NS 1000000000ULL  /* an incomplete record this old is abandoned */
 #define FBATCH   512            /* free-log entries read at a time */
+#define RBATCH   16             /* ring slots read at a time */
+#define BEAT_NS  500000000.0    /* how long stubs trust a silent reader */
 
-void agent_start(struct agent *a)
+/* Tells the stubs the reader lives for another BEAT_NS: until then, with
+ * every allocation recorded, they wait for room in a full ring instead of
+ * dropping. Before the counter is calibrated, a tick counts as a
+ * nanosecond (counters run at 1-4 GHz: the deadline is shorter, not longer). */
+static void beat(struct engine *e)
 {
+	double tick = e->ag.ns_per_tick > 0 ? e->ag.ns_per_tick : 1.0;
+	uint64_t deadline = arch_counter() + (uint64_t)(BEAT_NS / tick);
+	target_write(&e->t, e->hk->region + RG_BEAT, &deadline, sizeof(deadline));
+}
+
+void agent_start(struct engine *e)
+{
+	struct agent *a = &e->ag;
 	memset(a, 0, sizeof(*a));
 	a->ctr0 = arch_counter();
 	a->ns0 = now_ns();
+	beat(e);
 }
 
 /* Returns CLOCK_MONOTONIC for a counter value stamped by a stub. */
@@ -78,16 +93,31 @@ static bool stuck(uint64_t *since)
 	return true;
 }
 
+/* Zeroes the free-log entries [from, to) that were consumed (a stub sees an
+ * entry claimed but unwritten as 0), in at most two writes. */
+static void clear_flog(struct engine *e, uint64_t from, uint64_t to)
+{
+	static const uint8_t zero[RG_FLOG_ENTRY * FBATCH];
+	while (from < to) {
+		uint64_t first = from % RG_FLOG_N, n = to - from;
+		n = n > RG_FLOG_N - first ? RG_FLOG_N - first : n;
+		n = n > FBATCH ? FBATCH : n;
+		target_write(&e->t, e->hk->region + RG_FLOG + RG_FLOG_ENTRY * first, zero,
+			     RG_FLOG_ENTRY * n);
+		from += n;
+	}
+}
+
 int agent_drain(struct engine *e)
 {
 	struct agent *a = &e->ag;
 	taddr_t rg = e->hk->region;
-	static uint8_t slot[RG_SLOT];
+	static uint8_t ring[RBATCH * RG_SLOT];
 	static uint64_t flog[FBATCH * 2];
-	static const uint64_t zero[2];
-	uint64_t rhead, fhead, drops[2];
-	size_t nf = 0, fi = 0;
+	uint64_t rhead, fhead, drops[2], ftail0 = a->ftail;
+	size_t nf = 0, fi = 0, nr = 0, ri = 0;
 	int rc, done = 0;
+	/* rhead first, then fhead: see the ring records below */
 	if ((rc = target_read(&e->t, rg + RG_RHEAD, &rhead, 8)) < 0 ||
 	    (rc = target_read(&e->t, rg + RG_FHEAD, &fhead, 8)) < 0)
 		return rc;
@@ -115,37 +145,49 @@ int agent_drain(struct engine *e)
 			}
 		}
 		a->fstuck_ns = 0;
-		uint64_t when = have_f ? flog[2 * fi + 1] : UINT64_MAX;
-		if (have_f && when <= a->rtail) {
+		if (have_f && flog[2 * fi + 1] <= a->rtail) {
 			engine_forget(e, flog[2 * fi]);
-			target_write(&e->t, rg + RG_FLOG + RG_FLOG_ENTRY * (a->ftail % RG_FLOG_N),
-				     zero, sizeof(zero));
 			a->ftail++, fi++, done++;
 			continue;
 		}
 		/* the next ring record: it happened before that free */
-		if (a->rtail >= rhead && target_read(&e->t, rg + RG_RHEAD, &rhead, 8) < 0)
-			break;
-		if (a->rtail >= rhead)
-			break;	/* the free's records are not claimed yet: impossible; wait */
-		taddr_t at = rg + RG_RING + ((a->rtail % RG_RING_N) << RG_SLOT_LOG);
-		uint64_t seq = 0;
-		if (target_read(&e->t, at + RS_SEQ, &seq, 8) < 0)
-			break;
+		if (ri == nr) {
+			/* Only records claimed before fhead was read: a free logged
+			 * after that read (and not seen here) carries a ring head at
+			 * least rhead, so it follows every one of them. */
+			if (a->rtail >= rhead)
+				break;
+			uint64_t first = a->rtail % RG_RING_N, n = rhead - a->rtail;
+			n = n > RBATCH ? RBATCH : n;
+			n = n > RG_RING_N - first ? RG_RING_N - first : n;
+			if (target_read(&e->t, rg + RG_RING + (first << RG_SLOT_LOG), ring,
+					n << RG_SLOT_LOG) < 0)
+				break;
+			nr = n, ri = 0;
+		}
+		uint8_t *slot = ring + (ri << RG_SLOT_LOG);
+		uint64_t seq;
+		memcpy(&seq, slot + RS_SEQ, 8);
+		if (seq != a->rtail + 1) {
+			/* read again: it may have been completed since the batch */
+			taddr_t at = rg + RG_RING + ((a->rtail % RG_RING_N) << RG_SLOT_LOG);
+			if (target_read(&e->t, at, slot, RG_SLOT) < 0)
+				break;
+			memcpy(&seq, slot + RS_SEQ, 8);
+		}
 		if (seq != a->rtail + 1) {
 			if (!stuck(&a->stuck_ns))
 				break;	/* a thread is still writing it */
 			a->skipped++;
-			a->rtail++;
+			a->rtail++, ri++;
 			continue;
 		}
 		a->stuck_ns = 0;
-		if (target_read(&e->t, at, slot, sizeof(slot)) < 0)
-			break;
 		take_record(e, slot);
-		a->rtail++, done++;
+		a->rtail++, ri++, done++;
 	}
 	/* hand the consumed space back to the stubs */
+	clear_flog(e, ftail0, a->ftail);
 	target_write(&e->t, rg + RG_RTAIL, &a->rtail, 8);
 	target_write(&e->t, rg + RG_FTAIL, &a->ftail, 8);
 	if (target_read(&e->t, rg + RG_RDROPS, &drops[0], 8) == 0 &&
@@ -153,6 +195,7 @@ int agent_drain(struct engine *e)
 		a->ring_drops = drops[0];
 		a->flog_drops = drops[1];
 	}
+	beat(e);
 	e->last_drain_ns = now_ns();
 	return done;
 }

@@ -21,9 +21,9 @@ struct agent {
 	uint64_t records;        /* records read */
 };
 
-/* Starts reading a freshly installed region: positions at 0, clock
- * calibration from now. */
-void agent_start(struct agent *a);
+/* Starts reading e's freshly installed region: positions at 0, clock
+ * calibration from now, the first heartbeat. */
+void agent_start(struct engine *e);
 
 /* Reads every complete record and logged free, in the order they happened,
  * into e's store. Returns how many it consumed, or -errno when the region

@@ -466,7 +466,7 @@ static int hook_process(struct engine *e, char *err, size_t errlen)
 	crash_engine = e;
 	keep_hook_info(e);
 	if (e->agent) {
-		agent_start(&e->ag);
+		agent_start(e);
 		release_threads(e);
 	} else {
 		resume_all(e);
@@ -474,8 +474,9 @@ static int hook_process(struct engine *e, char *err, size_t errlen)
 	e->pause_attach_ms = (double)(now_ns() - t0) / 1e6;
 	return 0;
 fail:
-	resume_all(e);
-	target_detach_all(&e->t);
+	/* nothing of ours is in the target: let go of the stopped threads as
+	 * they are (PTRACE_DETACH needs them stopped, so no resume first) */
+	release_threads(e);
 	target_release(&e->t);
 	return -1;
 }

@@ -183,7 +183,7 @@ int hook_install(struct target *t, struct hooks *hk, const struct finder_result 
 	memset(hk->table, 0, sizeof(hk->table));
 	hk->ftail = 0;
 	memset(hk->fdone, 0, sizeof(hk->fdone));
-	uint32_t mode_pid[2] = { hk->agent, (uint32_t)t->pid };
+	uint32_t mode_pid[2] = { hk->agent, (uint32_t)t->pid };	/* RG_MODE, RG_PID */
 	if (target_write(t, hk->region, arch_image, arch_image_size) < 0 ||
 	    target_write(t, hk->region + RG_MODE, mode_pid, sizeof(mode_pid)) < 0 ||
 	    hook_reset_countdowns(t, hk) < 0)
@@ -448,7 +448,9 @@ int hook_reset_countdowns(struct target *t, struct hooks *hk)
 		while (!sh[RG_SHARD_RNG / 8]);
 	}
 	/* draws first: a stub that samples meanwhile must pick a current one */
-	if (target_write(t, hk->region + RG_DRAWS, draws, sizeof(draws)) < 0)
+	uint32_t wait_full = hk->interval == 0 && !hk->paused;
+	if (target_write(t, hk->region + RG_DRAWS, draws, sizeof(draws)) < 0 ||
+	    target_write(t, hk->region + RG_WAITFULL, &wait_full, sizeof(wait_full)) < 0)
 		return -1;
 	return target_write(t, hk->region + RG_SHARDS, shards, sizeof(shards));
 }

@@ -20,6 +20,11 @@
  *                            leaktrap (agent engine)
  *   RG_RDROPS, RG_FDROPS     u64: events dropped because the ring, or the
  *                            free log, was full (agent engine)
+ *   RG_WAITFULL, RG_BEAT     u32, u64: with every allocation recorded, a
+ *                            stub that finds the ring or the log full yields
+ *                            and tries again instead of dropping, as long as
+ *                            the arch counter is below RG_BEAT, which the
+ *                            reader keeps moving ahead while it lives
  *   RG_DRAWS                 RG_NDRAWS i64 sampling intervals: the
  *                            quantiles of an exponential distribution of
  *                            mean T; a stub picks one at random per sample
@@ -46,10 +51,12 @@
 #define RG_FTAIL         (RG_DATA + 192)
 #define RG_MODE          (RG_DATA + 256)
 #define RG_PID           (RG_DATA + 260)
+#define RG_WAITFULL      (RG_DATA + 264)
 #define RG_RHEAD         (RG_DATA + 320)
 #define RG_RTAIL         (RG_DATA + 384)
 #define RG_RDROPS        (RG_DATA + 448)
 #define RG_FDROPS        (RG_DATA + 512)
+#define RG_BEAT          (RG_DATA + 576)
 
 /* A table of quantile means rather than a logarithm in the stub: the mean
  * interval is exactly T and the shape is exponential but for the finest

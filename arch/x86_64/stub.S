@@ -38,6 +38,8 @@ lt_image:
 #define RTAIL    lt_image+RG_RTAIL(%rip)
 #define RDROPS   lt_image+RG_RDROPS(%rip)
 #define FDROPS   lt_image+RG_FDROPS(%rip)
+#define WAITFULL lt_image+RG_WAITFULL(%rip)
+#define BEAT     lt_image+RG_BEAT(%rip)
 
 /* When the active flag is clear every stub is a plain jump to its trampoline. */
 .macro ENTRY tramp
@@ -149,7 +151,36 @@ lt_image:
 	jmp	\next
 8:	cmpl	$0, MODE
 	je	\trap
-	lock incq FDROPS	/* agent engine: nobody would catch a trap */
+	cmpl	$0, WAITFULL	/* agent engine: nobody would catch a trap */
+	je	7f
+	push	%rcx		/* wait for the reader: the arguments survive */
+	push	%rdx		/* the system calls on the stack */
+	push	%rsi
+	push	%rdi
+	push	%r8
+	push	%r9
+	rdtsc
+	shl	$32, %rdx
+	or	%rdx, %rax
+	cmp	BEAT, %rax
+	jae	6f		/* no reader any more: drop */
+	mov	$24, %eax	/* sched_yield */
+	syscall
+	pop	%r9
+	pop	%r8
+	pop	%rdi
+	pop	%rsi
+	pop	%rdx
+	pop	%rcx
+	mov	FHEAD, %rax
+	jmp	9b
+6:	pop	%r9
+	pop	%r8
+	pop	%rdi
+	pop	%rsi
+	pop	%rdx
+	pop	%rcx
+7:	lock incq FDROPS
 	jmp	\next
 \trap:	int3
 	jmp	\next
@@ -325,7 +356,18 @@ lt_record:
 	mov	%rax, RS_SEQ(%rsi)	/* complete: x86 keeps the stores in order */
 	pop	%rax
 	ret
-6:	lock incq RDROPS
+6:	cmpl	$0, WAITFULL	/* every allocation wanted: wait while the reader lives */
+	je	8f
+	rdtsc
+	shl	$32, %rdx
+	or	%rdx, %rax
+	cmp	BEAT, %rax
+	jae	8f
+	mov	$24, %eax	/* sched_yield */
+	syscall
+	mov	RHEAD, %rax
+	jmp	9b
+8:	lock incq RDROPS
 7:	pop	%rcx
 	pop	%rax
 	ret
