@@ -2,10 +2,14 @@
 # bench.sh: leaktrap's performance figures, each a ratio from one run on this
 # machine (run through `make bench`; the README quotes its output).
 #   1. churn: THREADS threads of malloc/free in a tight loop, native vs with
-#      leaktrap attached at the default interval (and at 64 KiB);
-#   2. the cost of one sampled event inside the target (trap + unwind +
-#      record, measured by the target) vs a bare ptrace stop round trip;
-#   3. the stop-the-world pause of attach and of detach on an 8-thread target.
+#      leaktrap attached (trap and agent engines) at the default interval, at
+#      64 KiB and at 1 GiB; and under the peers a user would otherwise pick,
+#      when installed: heaptrack -p, and a bpftrace uprobe/uretprobe script
+#      equivalent to BCC's memleak;
+#   2. the cost of one sampled event inside the target, both engines, vs a
+#      bare ptrace stop round trip;
+#   3. the stop-the-world pause of attach and of detach on an 8-thread target;
+#   4. leaktrap's own memory with 100,000 sampled allocations live.
 set -u
 cd "$(dirname "$0")/.."
 B=build/bench
@@ -38,6 +42,53 @@ attached() {
 	tail -1 $tmp/out
 }
 
+# Like attached, under heaptrack -p (which injects itself through gdb and
+# records every allocation until the target exits).
+under_heaptrack() {
+	"$@" wait > $tmp/out &
+	local pid=$!
+	until grep -q ready $tmp/out 2>/dev/null; do sleep 0.01; done
+	(cd $tmp && timeout 600 heaptrack -p $pid > $tmp/ht 2>&1) &
+	local ht=$!
+	until grep -q 'injection finished\|heaptrack output will be written' $tmp/ht 2>/dev/null; do
+		kill -0 $ht 2>/dev/null || { cat $tmp/ht >&2; kill $pid; return 1; }
+		sleep 0.05
+	done
+	sleep 0.5
+	kill -USR1 $pid
+	wait $pid
+	wait $ht
+	rm -f $tmp/heaptrack.*
+	tail -1 $tmp/out
+}
+
+# Like attached, under a bpftrace script that does what BCC's memleak does:
+# a uprobe and a uretprobe on malloc recording size and user stack of every
+# allocation, a uprobe on free deleting it.
+under_bpftrace() {
+	local libc
+	libc=$(ldconfig -p | awk '/libc.so.6 .*x86-64|libc.so.6 .*AArch64|libc.so.6 \(libc6/ { print $NF; exit }')
+	"$@" wait > $tmp/out &
+	local pid=$!
+	until grep -q ready $tmp/out 2>/dev/null; do sleep 0.01; done
+	timeout 600 bpftrace -p $pid -e "
+uprobe:$libc:malloc /pid == $pid/ { @size[tid] = arg0; }
+uretprobe:$libc:malloc /pid == $pid/ { @live[retval] = (@size[tid], ustack); delete(@size[tid]); }
+uprobe:$libc:free /pid == $pid/ { delete(@live[arg0]); }
+END { clear(@live); clear(@size); }" > $tmp/bt 2>&1 &
+	local bt=$!
+	until grep -q 'Attaching' $tmp/bt 2>/dev/null; do
+		kill -0 $bt 2>/dev/null || { cat $tmp/bt >&2; kill $pid; return 1; }
+		sleep 0.05
+	done
+	sleep 1
+	kill -USR1 $pid
+	wait $pid
+	kill -INT $bt 2>/dev/null
+	wait $bt
+	tail -1 $tmp/out
+}
+
 # The median of three runs of "$@" (each prints one number).
 median3() {
 	{ "$@"; "$@"; "$@"; } | sort -g | sed -n 2p
@@ -49,31 +100,54 @@ echo "leaktrap benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r)"
 echo
 # WORK=0: the tight loop (tens of GB/s of allocation); WORK=200: a loop that
 # computes between allocations, closer to a busy service (~1 GB/s).
+row() { printf '  %-56s %8.3f s  %s\n' "$1" "$2" "$(ratio $2 $native)"; }
 for work in 0 200; do
 	iters=$ITERS; [ $work = 0 ] || iters=$((ITERS / 10))
 	native=$(median3 $B/churn $THREADS $iters $work)
-	LT_OPTS="" dflt=$(median3 attached $B/churn $THREADS $iters $work)
-	LT_OPTS="--sample-interval 64k" k64=$(median3 attached $B/churn $THREADS $iters $work)
-	LT_OPTS="--sample-interval 1g" g1=$(median3 attached $B/churn $THREADS $iters $work)
 	gbs=$(awk -v t="$native" -v n=$((THREADS * iters)) 'BEGIN { printf "%.1f", n * 271 / t / 1e9 }')
 	echo "churn, $THREADS threads x $iters malloc/free pairs, $work work steps between ($gbs GB/s native), median of 3:"
 	printf '  %-56s %8.3f s\n' "native" "$native"
-	printf '  %-56s %8.3f s  %s\n' "leaktrap, default interval (512 KiB)" "$dflt" "$(ratio $dflt $native)"
-	printf '  %-56s %8.3f s  %s\n' "leaktrap, 64 KiB interval" "$k64" "$(ratio $k64 $native)"
-	printf '  %-56s %8.3f s  %s\n' "leaktrap, 1 GiB interval (unsampled path only)" "$g1" "$(ratio $g1 $native)"
+	for engine in trap agent; do
+		LT_OPTS="--engine $engine" t=$(median3 attached $B/churn $THREADS $iters $work)
+		row "leaktrap $engine, default interval (512 KiB)" "$t"
+		LT_OPTS="--engine $engine --sample-interval 64k" t=$(median3 attached $B/churn $THREADS $iters $work)
+		row "leaktrap $engine, 64 KiB interval" "$t"
+		LT_OPTS="--engine $engine --sample-interval 1g" t=$(median3 attached $B/churn $THREADS $iters $work)
+		row "leaktrap $engine, 1 GiB interval (unsampled path only)" "$t"
+	done
+	# the peers record every allocation: one run each, a tenth of the work
+	piters=$((iters / 10))
+	pnative=$(median3 $B/churn $THREADS $piters $work)
+	if command -v heaptrack >/dev/null && command -v gdb >/dev/null; then
+		t=$(under_heaptrack $B/churn $THREADS $piters $work)
+		[ -n "$t" ] && printf '  %-56s %8.3f s  %s (vs native %.3f s, %s pairs)\n' "heaptrack -p (every allocation)" \
+			"$t" "$(ratio $t $pnative)" "$pnative" "$piters"
+	else
+		echo "  heaptrack -p: not installed (apt-get install heaptrack gdb)"
+	fi
+	if command -v bpftrace >/dev/null; then
+		t=$(under_bpftrace $B/churn $THREADS $piters $work)
+		[ -n "$t" ] && printf '  %-56s %8.3f s  %s (vs native %.3f s, %s pairs)\n' "bpftrace memleak-like uprobes (every allocation)" \
+			"$t" "$(ratio $t $pnative)" "$pnative" "$piters"
+	else
+		echo "  bpftrace: not installed (apt-get install bpftrace)"
+	fi
 done
 
 rt=$($B/ptrace_rt 20000)
 rt1=$(taskset -c 0 $B/ptrace_rt 20000)
 n=5000
 sc_native=$(median3 $B/sample_cost $n)
-LT_OPTS="--every" sc_lt=$(median3 attached $B/sample_cost $n)
+LT_OPTS="--every --engine trap" sc_lt=$(median3 attached $B/sample_cost $n)
 event=$(awk -v a="$sc_lt" -v b="$sc_native" 'BEGIN { printf "%.2f", a - b }')
+LT_OPTS="--every --engine agent" sc_ag=$(median3 attached $B/sample_cost $n)
+event_ag=$(awk -v a="$sc_ag" -v b="$sc_native" 'BEGIN { printf "%.2f", a - b }')
 echo
-echo "one sampled event (trap + unwind + record), seen from the target:"
+echo "one sampled event, seen from the target (median of 3 runs of $n):"
 printf '  %-56s %8.2f us\n' "bare ptrace stop round trip (tracer on another CPU)" "$rt"
 printf '  %-56s %8.2f us\n' "bare ptrace stop round trip (both on one CPU)" "$rt1"
-printf '  %-56s %8.2f us  %s of the bare round trip\n' "leaktrap sampled event" "$event" "$(ratio $event $rt)"
+printf '  %-56s %8.2f us  %s of the bare round trip\n' "trap engine (trap + unwind + record)" "$event" "$(ratio $event $rt)"
+printf '  %-56s %8.2f us  %s of the bare round trip\n' "agent engine (record + stack copy into the ring)" "$event_ag" "$(ratio $event_ag $rt)"
 
 echo
 $B/churn 8 2000000000 0 wait > $tmp/out8 &
@@ -81,7 +155,30 @@ pid=$!
 until grep -q ready $tmp/out8 2>/dev/null; do sleep 0.01; done
 kill -USR1 $pid
 sleep 0.5
-./leaktrap report -p $pid --duration 1s > /dev/null 2> $tmp/pause
-kill $pid
 echo "stop-the-world pauses on an 8-thread churning target:"
-sed -n 's/.*pauses: attach \([0-9.]*\) ms, detach \([0-9.]*\) ms.*/  attach \1 ms, detach \2 ms/p' $tmp/pause
+for engine in trap agent; do
+	./leaktrap report -p $pid --duration 1s --engine $engine > /dev/null 2> $tmp/pause
+	sed -n "s/.*pauses: attach \([0-9.]*\) ms, detach \([0-9.]*\) ms.*/  $engine engine: attach \1 ms, detach \2 ms/p" $tmp/pause
+done
+kill $pid
+
+echo
+echo "leaktrap's own memory with 100,000 sampled allocations live (--every):"
+build/targets/leak_many 200000 > $tmp/many &
+pid=$!
+until grep -q ready $tmp/many 2>/dev/null; do sleep 0.01; done
+for engine in trap agent; do
+	./leaktrap -p $pid --every --engine $engine -ex 'sleep 4s' -ex status > $tmp/st 2> $tmp/lt &
+	lt=$!
+	until grep -q 'hooks active' $tmp/lt 2>/dev/null; do sleep 0.01; done
+	kill -USR1 $pid
+	wait $lt
+	live=$(sed -n 's/^live: .* in \([0-9]*\) sampled allocations.*/\1/p' $tmp/st)
+	rss=$(sed -n 's/^memory: .*leaktrap peak RSS \(.*\)$/\1/p' $tmp/st)
+	printf '  %-56s %s live, peak RSS %s\n' "$engine engine" "$live" "$rss"
+	kill $pid; wait $pid 2>/dev/null
+	build/targets/leak_many 200000 > $tmp/many &
+	pid=$!
+	until grep -q ready $tmp/many 2>/dev/null; do sleep 0.01; done
+done
+kill $pid

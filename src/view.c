@@ -287,6 +287,20 @@ void view_leaks(FILE *f, struct session *S, const struct snapshot *const *series
 	query_result_free(&r);
 }
 
+/* Returns leaktrap's own peak resident memory in bytes (VmHWM), or 0. */
+static uint64_t peak_rss(void)
+{
+	char line[256];
+	unsigned long long kb = 0;
+	FILE *st = fopen("/proc/self/status", "re");
+	while (st && fgets(line, sizeof(line), st))
+		if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
+			break;
+	if (st)
+		fclose(st);
+	return kb * 1024;
+}
+
 void view_status(FILE *f, struct session *S)
 {
 	char b1[32], b2[32], clean[200];
@@ -332,8 +346,9 @@ void view_status(FILE *f, struct session *S)
 	else
 		fprintf(f, "stops:      %llu serviced, %.1f us each\n", (unsigned long long)e->stops,
 			e->stops ? (double)e->service_ns / 1e3 / (double)e->stops : 0.0);
-	fprintf(f, "memory:     %s held by leaktrap's store\n",
-		fmt_size((double)store_mem_bytes(e->store), false, b1, sizeof(b1)));
+	fprintf(f, "memory:     %s held by leaktrap's store; leaktrap peak RSS %s\n",
+		fmt_size((double)store_mem_bytes(e->store), false, b1, sizeof(b1)),
+		fmt_size((double)peak_rss(), false, b2, sizeof(b2)));
 	fprintf(f, "hooks:\n");
 	for (int k = 0; k < HK_COUNT; k++) {
 		const struct hook_info *h = &e->info[k];
