@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 
 #include "engine.h"
+#include "procwatch.h"
 #include "maps.h"
 #include "region.h"
 #include "sample.h"
@@ -425,6 +426,76 @@ static void release_threads(struct engine *e)
 	target_detach_all(&e->t);
 }
 
+/* Agent engine, a program leaktrap started: holds its main thread with
+ * only the exit and exec events, so that the last events in the ring are
+ * read before its memory goes (a short program's whole run can fit in one
+ * reading interval). Signals to that thread pass through leaktrap. */
+static void hold_leader(struct engine *e)
+{
+	if (e->hold_leader && ptrace(PTRACE_SEIZE, e->t.pid, 0,
+				     PTRACE_O_TRACEEXIT | PTRACE_O_TRACEEXEC) == 0)
+		e->leader_held = true;
+}
+
+/* Lets go of the main thread held by hold_leader (stopping it first, as
+ * PTRACE_DETACH needs). */
+static void release_leader(struct engine *e)
+{
+	int st;
+	if (!e->leader_held)
+		return;
+	e->leader_held = false;
+	if (ptrace(PTRACE_INTERRUPT, e->t.pid, 0, 0) < 0)
+		return;
+	for (int i = 0; i < 500; i++) {
+		pid_t p = waitpid(e->t.pid, &st, __WALL | WNOHANG);
+		if (p == e->t.pid && WIFSTOPPED(st)) {
+			int sig = (st >> 16) == 0 ? WSTOPSIG(st) : 0;
+			ptrace(PTRACE_DETACH, e->t.pid, 0, sig);
+			return;
+		}
+		if (p == e->t.pid)
+			return;	/* it exited */
+		usleep(1000);
+	}
+}
+
+/* Handles a stop of the held main thread (agent engine); returns false when
+ * it has exited. */
+static bool leader_event(struct engine *e, int st)
+{
+	pid_t pid = e->t.pid;
+	if (WIFEXITED(st) || WIFSIGNALED(st)) {
+		e->leader_held = false;
+		if (WIFEXITED(st))
+			snprintf(e->end, sizeof(e->end), "exited with status %d", WEXITSTATUS(st));
+		else
+			snprintf(e->end, sizeof(e->end), "was killed by signal %d (%s)",
+				 WTERMSIG(st), strsignal(WTERMSIG(st)));
+		return false;
+	}
+	if (!WIFSTOPPED(st))
+		return true;
+	int event = st >> 16, sig = WSTOPSIG(st);
+	if (event == PTRACE_EVENT_EXIT) {
+		if (e->hooked)
+			agent_drain(e);	/* the memory is still there */
+		ptrace(PTRACE_CONT, pid, 0, 0);
+	} else if (event == PTRACE_EVENT_EXEC) {
+		/* let go: the re-hook seizes every thread of the new image */
+		e->leader_held = false;
+		ptrace(PTRACE_DETACH, pid, 0, 0);
+	} else if (event == PTRACE_EVENT_STOP) {
+		if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+			ptrace(PTRACE_LISTEN, pid, 0, 0);
+		else
+			ptrace(PTRACE_CONT, pid, 0, 0);
+	} else {
+		ptrace(PTRACE_CONT, pid, 0, sig);	/* a signal: delivered unchanged */
+	}
+	return true;
+}
+
 /* Seizes and stops every thread, finds the allocator, maps the region and
  * patches the entries; then resumes (trap engine) or releases (agent
  * engine) the threads. Returns 0, or -1 with a reason in err and the
@@ -468,6 +539,7 @@ static int hook_process(struct engine *e, char *err, size_t errlen)
 	if (e->agent) {
 		agent_start(e);
 		release_threads(e);
+		hold_leader(e);
 	} else {
 		resume_all(e);
 	}
@@ -481,13 +553,16 @@ fail:
 	return -1;
 }
 
-int engine_attach(struct engine *e, pid_t pid, int sigfd, uint64_t interval, bool agent,
+int engine_attach(struct engine *e, pid_t pid, int sigfd, uint64_t interval, unsigned flags,
 		  char *err, size_t errlen)
 {
+	bool agent = flags & ENGINE_AGENT;
 	memset(e, 0, sizeof(*e));
 	e->sigfd = sigfd;
 	e->input_fd = -1;
 	e->agent = agent;
+	e->hold_leader = agent && (flags & ENGINE_HOLD_LEADER);
+	e->procfd = agent ? procwatch_open() : -1;
 	e->t.pid = pid;
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
@@ -514,21 +589,24 @@ int engine_attach(struct engine *e, pid_t pid, int sigfd, uint64_t interval, boo
 static bool agent_alive(struct engine *e)
 {
 	int st;
-	pid_t p = waitpid(e->t.pid, &st, WNOHANG);
-	if (p == e->t.pid && (WIFEXITED(st) || WIFSIGNALED(st))) {
-		if (WIFEXITED(st))
-			snprintf(e->end, sizeof(e->end), "exited with status %d", WEXITSTATUS(st));
-		else
-			snprintf(e->end, sizeof(e->end), "was killed by signal %d (%s)",
-				 WTERMSIG(st), strsignal(WTERMSIG(st)));
-		return false;
+	pid_t pid = e->t.pid;
+	if (waitpid(pid, &st, WNOHANG) != pid) {
+		const char *state = task_state(pid, pid);
+		if (kill(pid, 0) == 0 && state[0] && state[0] != 'Z' && state[0] != 'X')
+			return true;
+		if (e->end[0])
+			return false;	/* the proc connector told already */
+		if (e->procfd < 0 || !procwatch_exit(e->procfd, pid, 200, &st)) {
+			snprintf(e->end, sizeof(e->end), "exited (its status went to its parent)");
+			return false;
+		}
 	}
-	const char *state = task_state(e->t.pid, e->t.pid);
-	if (kill(e->t.pid, 0) < 0 || state[0] == 'Z' || state[0] == 'X' || !state[0]) {
-		snprintf(e->end, sizeof(e->end), "exited (its status goes to its parent)");
-		return false;
-	}
-	return true;
+	if (WIFEXITED(st))
+		snprintf(e->end, sizeof(e->end), "exited with status %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		snprintf(e->end, sizeof(e->end), "was killed by signal %d (%s)",
+			 WTERMSIG(st), strsignal(WTERMSIG(st)));
+	return false;
 }
 
 /* The region vanished from a live process: it ran execve. Forgets the old
@@ -538,6 +616,7 @@ static int agent_rehook(struct engine *e)
 {
 	char err[256] = "";
 	uint64_t give_up = now_ns() + 5000000000ULL;
+	release_leader(e);
 	target_release(&e->t);
 	e->hooked = false;
 	crash_engine = NULL;
@@ -591,12 +670,38 @@ static int agent_run(struct engine *e, uint64_t deadline_ns)
 				return 2;
 			continue;
 		}
+		/* keep the proc connector's queue short, noting our target's exit */
+		int est;
+		if (e->procfd >= 0 && procwatch_exit(e->procfd, e->t.pid, 0, &est)) {
+			close(e->procfd);
+			e->procfd = -1;
+			if (WIFEXITED(est))
+				snprintf(e->end, sizeof(e->end), "exited with status %d", WEXITSTATUS(est));
+			else if (WIFSIGNALED(est))
+				snprintf(e->end, sizeof(e->end), "was killed by signal %d (%s)",
+					 WTERMSIG(est), strsignal(WTERMSIG(est)));
+		}
 		/* a task ptrace still reports (auto-attached while we let go) */
 		int st;
 		pid_t p;
-		while ((p = waitpid(-1, &st, WNOHANG | __WALL)) > 0)
-			if (p != e->t.pid && WIFSTOPPED(st))
+		while ((p = waitpid(-1, &st, WNOHANG | __WALL)) > 0) {
+			if (p == e->t.pid && e->leader_held) {
+				if (!leader_event(e, st)) {
+					e->t.gone = true;
+					e->hooked = false;
+					crash_engine = NULL;
+					return 2;
+				}
+			} else if (p == e->t.pid && (WIFEXITED(st) || WIFSIGNALED(st))) {
+				leader_event(e, st);	/* leaktrap's child: its status */
+				e->t.gone = true;
+				e->hooked = false;
+				crash_engine = NULL;
+				return 2;
+			} else if (p != e->t.pid && WIFSTOPPED(st)) {
 				ptrace(PTRACE_DETACH, p, 0, 0);
+			}
+		}
 		int timeout = n > 0 ? 0 : 2;
 		struct pollfd pf[2] = { { .fd = e->sigfd, .events = POLLIN },
 					{ .fd = e->input_fd, .events = POLLIN } };
@@ -706,6 +811,7 @@ int engine_detach(struct engine *e, char *err, size_t errlen)
 		/* hold the threads again: code is written only while all are stopped */
 		char serr[256];
 		agent_drain(e);
+		release_leader(e);
 		target_release(&e->t);
 		if (target_seize(&e->t, e->t.pid, serr, sizeof(serr)) < 0) {
 			if (!agent_alive(e))

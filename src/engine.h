@@ -23,6 +23,9 @@ struct engine {
 	bool agent;                 /* agent engine: no ptrace between attach and detach */
 	struct agent ag;            /* its reader */
 	uint64_t execs;             /* execve re-hooked (agent engine) */
+	int procfd;                 /* proc connector for the exit status (agent engine), or -1 */
+	bool hold_leader;           /* agent engine: keep the main thread for its exit event */
+	bool leader_held;
 	bool exec_seen;             /* the target ran execve: its old image is gone */
 	char end[128];              /* how the target ended, "" while it runs */
 	char comm[64];
@@ -43,11 +46,17 @@ struct engine {
  * (SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE), or -errno. */
 int engine_signals(void);
 
+enum {
+	ENGINE_AGENT = 1,        /* the agent engine (else the trap engine) */
+	ENGINE_HOLD_LEADER = 2,  /* agent: keep the main thread for its exit event
+				  * (a program leaktrap started) */
+};
+
 /* Attaches to pid, finds and hooks its allocator with mean sampling interval
- * `interval` bytes (0: every allocation), with the trap engine or the agent
- * engine (which lets go of every thread once the hooks are in). On failure
- * returns -1 with a one-line reason in err and the target untouched. */
-int engine_attach(struct engine *e, pid_t pid, int sigfd, uint64_t interval, bool agent,
+ * `interval` bytes (0: every allocation), with the trap engine or (flags)
+ * the agent engine, which lets go of every thread once the hooks are in. On
+ * failure returns -1 with a one-line reason in err and the target untouched. */
+int engine_attach(struct engine *e, pid_t pid, int sigfd, uint64_t interval, unsigned flags,
 		  char *err, size_t errlen);
 
 /* Records a sampled allocation of size bytes at addr by thread tid at t_ns,

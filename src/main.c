@@ -39,10 +39,10 @@ static const char usage[] =
 "                            PROGRAM exits with --; ms, s, m, h)\n"
 "  --sample-interval SIZE    mean bytes between samples (default 512k; k, m, g)\n"
 "  --every                   record every allocation: exact, slower\n"
-"  --engine trap|agent       trap (default): sampled events stop their thread\n"
-"                            briefly; agent: events go to a ring in the target\n"
+"  --engine agent|trap       agent (default): events go to a ring in the target\n"
 "                            and leaktrap holds no ptrace between attach and\n"
-"                            detach (default from $LEAKTRAP_ENGINE)\n"
+"                            detach; trap: each sampled event stops its thread\n"
+"                            briefly (default from $LEAKTRAP_ENGINE)\n"
 "  --min-age DUR             report: only allocations at least this old at the end\n"
 "  --top N                   at most N groups (default 10 for text, all otherwise; 0 = all)\n"
 "  --format text|json|folded|pprof   report format (default text)\n"
@@ -109,7 +109,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	const char *engine = getenv("LEAKTRAP_ENGINE");
 	if (engine && engine[0] && strcmp(engine, "agent") && strcmp(engine, "trap"))
 		die(2, "LEAKTRAP_ENGINE is '%s': use agent or trap", engine);
-	o->agent = engine && !strcmp(engine, "agent");
+	o->agent = !engine || strcmp(engine, "trap");	/* the agent engine unless told */
 	bool every = false, interval_set = false;
 	uint64_t v;
 	if (argc > 1 && !strcmp(argv[1], "report")) {
@@ -353,7 +353,8 @@ int main(int argc, char **argv)
 	static struct session S;
 	S.out = out;
 	S.e.input_fd = -1;
-	if (session_attach(&S, pid, sigfd, o.interval, o.agent, o.quiet, err, sizeof(err)) < 0) {
+	unsigned flags = (o.agent ? ENGINE_AGENT : 0) | (o.program ? ENGINE_HOLD_LEADER : 0);
+	if (session_attach(&S, pid, sigfd, o.interval, flags, o.quiet, err, sizeof(err)) < 0) {
 		if (o.program)
 			kill(pid, SIGKILL);
 		die(1, "%s", err);

@@ -32,7 +32,7 @@ static const char *alloc_module(const struct session *S)
 	return mod;
 }
 
-int session_attach(struct session *S, pid_t pid, int sigfd, uint64_t interval, bool agent,
+int session_attach(struct session *S, pid_t pid, int sigfd, uint64_t interval, unsigned flags,
 		   bool quiet, char *err, size_t errlen)
 {
 	int input_fd = S->e.input_fd;
@@ -40,7 +40,8 @@ int session_attach(struct session *S, pid_t pid, int sigfd, uint64_t interval, b
 	memset(S, 0, sizeof(*S));
 	S->out = out ? out : stdout;
 	S->quiet = quiet;
-	if (engine_attach(&S->e, pid, sigfd, interval, agent, err, errlen) < 0)
+	bool agent = flags & ENGINE_AGENT;
+	if (engine_attach(&S->e, pid, sigfd, interval, flags, err, errlen) < 0)
 		return -1;
 	S->e.input_fd = input_fd;
 	S->pid = pid;
@@ -146,6 +147,12 @@ int session_detach(struct session *S)
 	int rc = engine_detach(&S->e, err, sizeof(err));
 	if (rc < 0 || err[0])
 		fprintf(stderr, "leaktrap: %s\n", err);
+	else if (!S->quiet && !S->e.end[0] && S->e.agent)
+		fprintf(stderr, "leaktrap: detached%s%s (pauses: attach %.1f ms, detach %.1f ms; "
+			"%llu events read from the ring, %llu dropped)\n",
+			signalled ? " on " : "", signalled ? strsignal(S->e.stop_signal) : "",
+			S->e.pause_attach_ms, S->e.pause_detach_ms, (unsigned long long)S->e.ag.records,
+			(unsigned long long)(S->e.ag.ring_drops + S->e.ag.flog_drops));
 	else if (!S->quiet && !S->e.end[0])
 		fprintf(stderr, "leaktrap: detached%s%s (pauses: attach %.1f ms, detach %.1f ms; "
 			"%llu stops serviced in %.1f us each)\n",

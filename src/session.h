@@ -34,9 +34,9 @@ struct session {
 	FILE *out;              /* where commands print */
 };
 
-/* Attaches to pid with the agent or the trap engine and sets up symbols and snapshots; prints the "attached"
+/* Attaches to pid (flags: ENGINE_*) and sets up symbols and snapshots; prints the "attached"
  * line unless quiet. Returns 0, or -1 with one line in err. */
-int session_attach(struct session *S, pid_t pid, int sigfd, uint64_t interval, bool agent,
+int session_attach(struct session *S, pid_t pid, int sigfd, uint64_t interval, unsigned flags,
 		   bool quiet, char *err, size_t errlen);
 
 /* Lets the target run, servicing it, until deadline_ns (0: none), a signal,

@@ -4,9 +4,12 @@
 # Usage: tests/run.sh [NAME_PATTERN...]
 # Runs every build/unit/* binary (build them with `make tests`) and every
 # tests/e2e/*.sh script except lib.sh, one at a time, each under `timeout`
-# (TEST_TIMEOUT seconds, default 300). A test's name is unit/NAME or
-# e2e/NAME; with patterns, only the tests whose name contains one of them
-# (or matches it as a shell glob) run.
+# (TEST_TIMEOUT seconds, default 300). Every e2e script runs twice, with
+# LEAKTRAP_ENGINE=agent (the default engine) as e2e/NAME and with
+# LEAKTRAP_ENGINE=trap as e2e/NAME@trap, except the agent_* scripts, which
+# are about the agent engine only. A test's name is unit/NAME or e2e/NAME;
+# with patterns, only the tests whose name contains one of them (or matches
+# it as a shell glob) run.
 # Per test it prints "PASS name (Ns)", "SKIP name" (exit 77), or "FAIL name"
 # followed by the last 40 lines of its log; logs are kept for failures only,
 # in build/test-logs/NAME.log. The last line is
@@ -32,6 +35,11 @@ for f in tests/e2e/*.sh; do
 	n=${f##*/}
 	tests+=("e2e/${n%.sh}")
 done
+for f in tests/e2e/*.sh; do
+	n=${f##*/}
+	case $n in lib.sh|agent_*) continue ;; esac
+	tests+=("e2e/${n%.sh}@trap")
+done
 
 selected() {
 	[ $# -eq 1 ] && return 0
@@ -47,9 +55,11 @@ for t in "${tests[@]}"; do
 	selected "$t" "$@" || continue
 	case $t in
 	unit/*) cmd=("$ROOT/build/unit/${t#unit/}") ;;
-	e2e/*) cmd=(bash "$ROOT/tests/e2e/${t#e2e/}.sh") ;;
+	e2e/*@trap) n=${t#e2e/}; cmd=(env LEAKTRAP_ENGINE=trap bash "$ROOT/tests/e2e/${n%@trap}.sh") ;;
+	e2e/*) cmd=(env LEAKTRAP_ENGINE=agent bash "$ROOT/tests/e2e/${t#e2e/}.sh") ;;
 	esac
 	log=$LOGS/${t//\//_}.log
+	log=${log//@/_}
 	start=$(date +%s)
 	timeout -k 10 "$TIMEOUT" "${cmd[@]}" </dev/null >"$log" 2>&1
 	rc=$?

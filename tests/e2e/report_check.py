@@ -146,7 +146,7 @@ def check_schema(rep, pid=None, every=False, interval=None, all_groups=False,
         problem("version is %r, wanted 1" % rep["version"])
     if pid is not None and rep["pid"] != pid:
         problem("pid is %r, wanted %d" % (rep["pid"], pid))
-    want_engine = os.environ.get("LEAKTRAP_ENGINE") or "trap"
+    want_engine = os.environ.get("LEAKTRAP_ENGINE") or "agent"
     if rep["engine"] != want_engine:
         problem("engine is %r, wanted %r" % (rep["engine"], want_engine))
     if allocator not in rep["allocator"]:
