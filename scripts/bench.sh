@@ -39,6 +39,7 @@ attached() {
 	wait $pid
 	kill -INT $lt 2>/dev/null	# it may have ended with the target already
 	wait $lt
+	sed -n 's/.*\(; [0-9]* events read from the ring, [0-9]* dropped\).*/\1/p' $tmp/lt > $tmp/drops
 	tail -1 $tmp/out
 }
 
@@ -67,6 +68,8 @@ under_heaptrack() {
 # allocation, a uprobe on free deleting it.
 under_bpftrace() {
 	local libc
+	# bpftrace's uprobes need tracefs, which a minimal VM may not mount
+	[ -e /sys/kernel/tracing/uprobe_events ] || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
 	libc=$(ldconfig -p | awk '/libc.so.6 .*x86-64|libc.so.6 .*AArch64|libc.so.6 \(libc6/ { print $NF; exit }')
 	"$@" wait > $tmp/out &
 	local pid=$!
@@ -100,7 +103,11 @@ echo "leaktrap benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r)"
 echo
 # WORK=0: the tight loop (tens of GB/s of allocation); WORK=200: a loop that
 # computes between allocations, closer to a busy service (~1 GB/s).
-row() { printf '  %-56s %8.3f s  %s\n' "$1" "$2" "$(ratio $2 $native)"; }
+# A result row; agent rows also say how many events the last run dropped.
+row() {
+	printf '  %-56s %8.3f s  %s%s\n' "$1" "$2" "$(ratio $2 $native)" \
+		"$(case $1 in *agent*) cat $tmp/drops ;; esac)"
+}
 for work in 0 200; do
 	iters=$ITERS; [ $work = 0 ] || iters=$((ITERS / 10))
 	native=$(median3 $B/churn $THREADS $iters $work)
