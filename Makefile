@@ -15,6 +15,9 @@ TARGETS  := $(patsubst tests/targets/%.c,$(B)/targets/%,$(wildcard tests/targets
 # glibc static: symbols from .symtab, no link map, no .eh_frame_hdr.
 STATICS  := $(B)/targets/leak_single_static
 UNITS    := $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/*.c tests/unit/$(ARCH)/*.c))
+# libFuzzer targets: clang builds them with every source but main.c instrumented.
+FUZZERS  := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/*.c))
+LIBSRCS  := $(filter-out src/main.c,$(SRCS))
 # Targets keep every named frame: no inlining of noinline functions, no tail calls.
 TFLAGS   := -O2 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -pthread
 
@@ -34,7 +37,10 @@ $(B)/targets/%: tests/targets/%.cc
 $(B)/unit/%: tests/unit/%.c $(LIBOBJS)
 	@mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-tests: leaktrap $(TARGETS) $(STATICS) $(UNITS)
+$(B)/fuzz/%: tests/fuzz/%.c $(LIBSRCS) $(HDRS)
+	@mkdir -p $(@D) && clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -o $@ $< $(LIBSRCS) $(LDLIBS)
+
+tests: leaktrap $(TARGETS) $(STATICS) $(UNITS) $(FUZZERS)
 deps:
 	scripts/deps.sh
 check: deps

@@ -75,7 +75,7 @@ static int parse_line(const char *s, const char *e, struct map *mp)
 {
 	uint64_t start, end, off, major, minor, inode;
 	const char *p = s;
-	if (!parse_hex(&p, &start) || *p++ != '-' || !parse_hex(&p, &end) || end < start)
+	if (!parse_hex(&p, &start) || *p++ != '-' || !parse_hex(&p, &end) || end <= start)
 		return -EINVAL;
 	if (!skip_blanks(&p))
 		return -EINVAL;
@@ -152,6 +152,14 @@ int maps_parse(const char *text, struct maps *m)
 	/* The kernel lists mappings in order; sort anyway so maps_find can rely on it. */
 	if (!sorted)
 		qsort(m->v, m->n, sizeof(*m->v), cmp_start);
+	/* ... and it never lists overlapping ones: text that does is not a maps
+	 * file, and maps_find's answer for it would be arbitrary (found by
+	 * tests/fuzz/fuzz_maps.c) */
+	for (size_t i = 1; i < m->n; i++)
+		if (m->v[i].start < m->v[i - 1].end) {
+			maps_free(m);
+			return -EINVAL;
+		}
 	return 0;
 }
 

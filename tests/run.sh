@@ -9,7 +9,8 @@
 # LEAKTRAP_ENGINE=trap as e2e/NAME@trap, except the agent_* scripts, which
 # are about the agent engine only. A test's name is unit/NAME or e2e/NAME;
 # with patterns, only the tests whose name contains one of them (or matches
-# it as a shell glob) run.
+# it as a shell glob) run. The libFuzzer binaries in build/fuzz run as
+# fuzz/NAME through tests/fuzz/run.sh, for a bounded number of inputs.
 # Per test it prints "PASS name (Ns)", "SKIP name" (exit 77), or "FAIL name"
 # followed by the last 40 lines of its log; logs are kept for failures only,
 # in build/test-logs/NAME.log. The last line is
@@ -40,6 +41,10 @@ for f in tests/e2e/*.sh; do
 	case $n in lib.sh|agent_*) continue ;; esac
 	tests+=("e2e/${n%.sh}@trap")
 done
+for f in build/fuzz/*; do
+	[ -f "$f" ] && [ -x "$f" ] && case $f in *-*) continue ;; esac || continue
+	tests+=("fuzz/${f#build/fuzz/}")
+done
 
 selected() {
 	[ $# -eq 1 ] && return 0
@@ -55,6 +60,7 @@ for t in "${tests[@]}"; do
 	selected "$t" "$@" || continue
 	case $t in
 	unit/*) cmd=("$ROOT/build/unit/${t#unit/}") ;;
+	fuzz/*) cmd=("$ROOT/tests/fuzz/run.sh" "${t#fuzz/}") ;;
 	e2e/*@trap) n=${t#e2e/}; cmd=(env LEAKTRAP_ENGINE=trap bash "$ROOT/tests/e2e/${n%@trap}.sh") ;;
 	e2e/*) cmd=(env LEAKTRAP_ENGINE=agent bash "$ROOT/tests/e2e/${t#e2e/}.sh") ;;
 	esac
