@@ -3,7 +3,8 @@
 # when they are all present. Run as root (or with sudo available).
 set -e
 pkgs="make gcc g++ pkg-config libunwind-dev libcapstone-dev libelf-dev libdw-dev
-      libreadline-dev zlib1g-dev python3 procps strace golang-go"
+      libreadline-dev zlib1g-dev python3 procps strace golang-go clang libclang-rt-14-dev
+      musl-tools libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
