@@ -89,8 +89,15 @@ static taddr_t map_region(struct target *t, struct thread *th, taddr_t insn,
 	for (int i = 0; i < n; i++) {
 		long r = remote(t, th, insn, SYS_mmap, cand[i], RG_SIZE, PROT_READ | PROT_WRITE,
 				MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE);
-		if (r == (long)cand[i])
+		if (r == (long)cand[i]) {
+			/* A fork child's copy of the flags page reads as zeros: its
+			 * active flag is clear, its stubs plain jumps, whatever engine
+			 * (the trap engine also gives it its code back). Kernels before
+			 * 4.14 refuse; the agent stubs' pid check then keeps a child
+			 * from recording. */
+			remote(t, th, insn, SYS_madvise, cand[i] + RG_DATA, 4096, MADV_WIPEONFORK, 0);
 			return cand[i];
+		}
 		if (r > 0)	/* a kernel that took the address as a hint */
 			remote(t, th, insn, SYS_munmap, (uint64_t)r, RG_SIZE, 0, 0);
 		else if (r != -EEXIST) {

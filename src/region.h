@@ -7,6 +7,8 @@
  *
  *   [0, RG_CODE_SIZE)        code: the stub image, then one trampoline slot
  *                            per hook (read+exec, written via /proc/PID/mem)
+ *   RG_DATA .. + 4096        the flags page, MADV_WIPEONFORK: zeros in a
+ *                            fork child, whose stubs are then plain jumps
  *   RG_DATA + RG_ACTIVE      u32: nonzero while leaktrap wants events
  *   RG_DATA + RG_INFLIGHT    u32: threads between a stub's call into the
  *                            original and its return (detach waits for 0)
