@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "command.h"
@@ -240,6 +241,23 @@ static void on_crash(int sig)
 	raise(sig);
 }
 
+/* Writes the report in format to f and flushes it; returns 0 or -errno. */
+static int write_report(FILE *f, enum format format, const struct report_meta *m,
+			const struct query_result *r, struct session *S)
+{
+	int rc;
+	switch (format) {
+	case F_JSON: rc = report_json(f, m, r, S->e.store, S->sym); break;
+	case F_FOLDED: rc = export_folded(f, m, r, S->e.store, S->sym); break;
+	case F_PPROF: rc = export_pprof(f, m, r, S->e.store, S->sym); break;
+	default: rc = report_text(f, m, r, S->e.store, S->sym); break;
+	}
+	errno = 0;
+	if (rc == 0 && fflush(f) != 0)
+		rc = errno ? -errno : -EIO;
+	return rc;
+}
+
 /* Report mode: lets the target run for the duration (or until it ends or a
  * signal), showing progress on a terminal, then detaches and writes one
  * report. Returns the exit status. */
@@ -277,20 +295,32 @@ static int run_report(struct session *S, const struct options *o, FILE *out)
 	if (query_by_stack(S->e.store, &q, session_now(S), &r) < 0)
 		die(1, "out of memory");
 	session_meta(S, &q, &m);
-	int rc;
-	switch (o->format) {
-	case F_JSON: rc = report_json(out, &m, &r, S->e.store, S->sym); break;
-	case F_FOLDED: rc = export_folded(out, &m, &r, S->e.store, S->sym); break;
-	case F_PPROF: rc = export_pprof(out, &m, &r, S->e.store, S->sym); break;
-	default: rc = report_text(out, &m, &r, S->e.store, S->sym); break;
-	}
-	if (rc == 0 && fflush(out) != 0)
+	int rc = write_report(out, o->format, &m, &r, S);
+	int status = detach_rc < 0 ? 1 : 0;
+	if (out != stdout && fclose(out) != 0 && rc == 0)
 		rc = -errno;
-	if (rc < 0)
-		die(1, "cannot write the report to %s: %s", o->output ? o->output : "standard output",
-		    strerror(-rc));
+	if (rc < 0) {
+		/* Nothing gathered is lost: standard output, else a file in /tmp. */
+		fprintf(stderr, "leaktrap: cannot write the report to %s: %s\n",
+			o->output ? o->output : "standard output", strerror(-rc));
+		status = 1;
+		if (out != stdout && write_report(stdout, o->format, &m, &r, S) == 0) {
+			fprintf(stderr, "leaktrap: the report went to standard output instead\n");
+		} else {
+			static const char *ext[] = { "txt", "json", "folded", "pb.gz" };
+			char path[128];
+			snprintf(path, sizeof(path), "/tmp/leaktrap-%d-%lld.%s", S->pid,
+				 (long long)time(NULL), ext[o->format]);
+			int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+			FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+			if (f && write_report(f, o->format, &m, &r, S) == 0 && fclose(f) == 0)
+				fprintf(stderr, "leaktrap: the report was saved to %s\n", path);
+			else
+				fprintf(stderr, "leaktrap: the report could not be saved anywhere (%s)\n", path);
+		}
+	}
 	query_result_free(&r);
-	return detach_rc < 0 ? 1 : 0;
+	return status;
 }
 
 /* Command mode: runs -x files and -ex commands in order, or the shell on a
@@ -365,6 +395,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "leaktrap: started %s as PID %d\n", o.program[0], pid);
 	}
 	int status = o.report ? run_report(&S, &o, out) : run_commands(&S, &o);
+	if (o.report)
+		out = stdout;	/* run_report closed it */
 	if (o.program && !S.e.end[0] && !o.quiet)
 		fprintf(stderr, "leaktrap: %s (PID %d) keeps running without leaktrap\n",
 			o.program[0], pid);
