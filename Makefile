@@ -14,6 +14,9 @@ TARGETS  := $(patsubst tests/targets/%.c,$(B)/targets/%,$(wildcard tests/targets
             $(patsubst tests/targets/%.cc,$(B)/targets/%,$(wildcard tests/targets/*.cc))
 # glibc static: symbols from .symtab, no link map, no .eh_frame_hdr.
 STATICS  := $(B)/targets/leak_single_static
+# One target per allocator: NAME_musl(_static) built with musl-gcc, NAME_LIB linked with -lLIB.
+ALLOCS   := jemalloc tcmalloc mimalloc
+ALLOCTGT := $(addprefix $(B)/targets/alloc_basic_,static musl musl_static $(ALLOCS))
 UNITS    := $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/*.c tests/unit/$(ARCH)/*.c))
 # libFuzzer targets: clang builds them with every source but main.c instrumented.
 FUZZERS  := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/*.c))
@@ -30,6 +33,17 @@ $(B)/%.S.o: %.S $(HDRS)
 	@mkdir -p $(@D) && $(CC) $(CPPFLAGS) -c -o $@ $<
 $(B)/targets/%_static: tests/targets/%.c
 	@mkdir -p $(@D) && $(CC) $(TFLAGS) -static -o $@ $<
+$(B)/targets/%_musl: tests/targets/%.c
+	@mkdir -p $(@D) && musl-gcc $(TFLAGS) -o $@ $<
+$(B)/targets/%_musl_static: tests/targets/%.c
+	@mkdir -p $(@D) && musl-gcc $(TFLAGS) -static -o $@ $<
+define alloc_rule
+$(B)/targets/%_$(1): tests/targets/%.c
+	@mkdir -p $$(@D) && $$(CC) $$(TFLAGS) -o $$@ $$< -l$(1)
+$(B)/targets/%_$(1): tests/targets/%.cc
+	@mkdir -p $$(@D) && $$(CXX) $$(TFLAGS) -o $$@ $$< -l$(1)
+endef
+$(foreach a,$(ALLOCS),$(eval $(call alloc_rule,$(a))))
 $(B)/targets/%: tests/targets/%.c
 	@mkdir -p $(@D) && $(CC) $(TFLAGS) -o $@ $<
 $(B)/targets/%: tests/targets/%.cc
@@ -40,7 +54,7 @@ $(B)/unit/%: tests/unit/%.c $(LIBOBJS)
 $(B)/fuzz/%: tests/fuzz/%.c $(LIBSRCS) $(HDRS)
 	@mkdir -p $(@D) && clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -o $@ $< $(LIBSRCS) $(LDLIBS)
 
-tests: leaktrap $(TARGETS) $(STATICS) $(UNITS) $(FUZZERS)
+tests: leaktrap $(TARGETS) $(STATICS) $(ALLOCTGT) $(UNITS) $(FUZZERS)
 deps:
 	scripts/deps.sh
 check: deps

@@ -14,10 +14,12 @@ enum hook_kind {
 
 /* What a hooked function does with memory, as the tracer decodes its events. */
 struct hook_def {
-	const char *name;
+	const char *name;      /* as status and reports show it */
+	const char *sym;       /* the symbol that defines it */
 	bool allocates;        /* its stub has an allocation trap */
 	bool frees_arg0;       /* its stub has a free trap for argument 0 */
 	bool result_via_arg0;  /* the new block is stored at *arg0 (posix_memalign) */
+	bool cxx;              /* a C++ operator: hooked unless the C++ runtime's (finder.h) */
 };
 
 extern const struct hook_def hook_defs[HK_COUNT];

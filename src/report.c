@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "finder.h"
 #include "fmt.h"
 #include "report.h"
 
@@ -204,6 +205,10 @@ static void text_header(struct out *o, const struct report_meta *m,
 			   exact ? "allocations were" : "samples were");
 
 	out_printf(o, "allocator: ");
+	if (m->allocator) {
+		out_text(o, finder_family(m->pid, m->allocator));
+		out_write(o, ", ", 2);
+	}
 	out_text(o, m->allocator ? m->allocator : "unknown");
 	out_printf(o, "; hooks:");
 	if (!m->hooks || m->nhooks == 0)
@@ -454,6 +459,8 @@ int report_json(FILE *f, const struct report_meta *m, const struct query_result 
 	json_str(&o, m->target_end);
 	out_printf(&o, ",\"allocator\":");
 	json_str(&o, m->allocator);
+	out_printf(&o, ",\"allocator_family\":");
+	json_str(&o, m->allocator ? finder_family(m->pid, m->allocator) : NULL);
 
 	out_printf(&o, ",\"hooks\":[");
 	for (size_t i = 0; m->hooks && i < m->nhooks; i++) {

@@ -301,6 +301,28 @@ static uint64_t peak_rss(void)
 	return kb * 1024;
 }
 
+/* Prints which allocator the session hooked and, while attached, what the
+ * target loaded or unloaded since (dlopen, dlclose). */
+static void view_allocator(FILE *f, struct session *S)
+{
+	static struct finder_change ch[16];
+	char clean[PATH_MAX];
+	const struct finder_result *fr = &S->e.found;
+	fprintf(f, "allocator:  %s, %s (%s)\n", fr->family,
+		fmt_clean(fr->fn[HK_MALLOC].module, clean, sizeof(clean)), fr->origin);
+	int n = S->attached ? finder_changes(&S->e.t, fr, ch, 16) : 0;
+	for (int i = 0; i < n; i++) {
+		fmt_clean(ch[i].module, clean, sizeof(clean));
+		if (ch[i].loaded)
+			fprintf(f, "  loaded since attach: %s (%s), defines %s: not hooked; only calls "
+				"bound to it (dlsym, its own) reach it, and leaktrap does not see them\n",
+				clean, ch[i].family, ch[i].funcs);
+		else
+			fprintf(f, "  unloaded since attach: %s, with the hooks of %s: their code is "
+				"gone, and detach leaves its address range alone\n", clean, ch[i].funcs);
+	}
+}
+
 void view_status(FILE *f, struct session *S)
 {
 	char b1[32], b2[32], clean[200];
@@ -349,14 +371,18 @@ void view_status(FILE *f, struct session *S)
 	fprintf(f, "memory:     %s held by leaktrap's store; leaktrap peak RSS %s\n",
 		fmt_size((double)store_mem_bytes(e->store), false, b1, sizeof(b1)),
 		fmt_size((double)peak_rss(), false, b2, sizeof(b2)));
+	view_allocator(f, S);
 	fprintf(f, "hooks:\n");
 	for (int k = 0; k < HK_COUNT; k++) {
 		const struct hook_info *h = &e->info[k];
+		const char *mod = e->found.fn[k].module;
 		if (!h->func)
 			continue;
 		fprintf(f, "  %-15s %-11s", h->func, h->addr ? h->how : "absent");
 		if (h->addr)
 			fprintf(f, " at " TADDR_FMT, TADDR_ARG(h->addr));
+		if (h->addr && strcmp(mod, e->found.fn[HK_MALLOC].module))
+			fprintf(f, " in %s", fmt_clean(mod, clean, sizeof(clean)));
 		if (h->why)
 			fprintf(f, " (%s)", fmt_clean(h->why, clean, sizeof(clean)));
 		fprintf(f, "\n");
