@@ -40,6 +40,7 @@ lt_image:
 #define FDROPS   lt_image+RG_FDROPS(%rip)
 #define WAITFULL lt_image+RG_WAITFULL(%rip)
 #define BEAT     lt_image+RG_BEAT(%rip)
+#define WAIT_NS  50000		/* how long a stub waits for room, each time */
 
 /* When the active flag is clear every stub is a plain jump to its trampoline. */
 .macro ENTRY tramp
@@ -164,8 +165,13 @@ lt_image:
 	or	%rdx, %rax
 	cmp	BEAT, %rax
 	jae	6f		/* no reader any more: drop */
-	mov	$24, %eax	/* sched_yield */
+	pushq	$WAIT_NS	/* nanosleep({0, WAIT_NS}): yielding in a loop */
+	pushq	$0		/* would starve the reader of the CPU it needs */
+	mov	%rsp, %rdi
+	xor	%esi, %esi
+	mov	$35, %eax
 	syscall
+	add	$16, %rsp
 	pop	%r9
 	pop	%r8
 	pop	%rdi
@@ -363,8 +369,13 @@ lt_record:
 	or	%rdx, %rax
 	cmp	BEAT, %rax
 	jae	8f
-	mov	$24, %eax	/* sched_yield */
+	pushq	$WAIT_NS	/* nanosleep({0, WAIT_NS}): see FREELOG */
+	pushq	$0
+	mov	%rsp, %rdi
+	xor	%esi, %esi
+	mov	$35, %eax
 	syscall
+	add	$16, %rsp
 	mov	RHEAD, %rax
 	jmp	9b
 8:	lock incq RDROPS
