@@ -173,6 +173,7 @@ static void query_keys(struct session *S, struct query *q)
 	q->stack_keys = q->by == BY_SITE ? keys_site : q->by == BY_FUNC ? keys_func : keys_module;
 }
 
+/* `live`: prints the live set grouped and filtered; returns 0 or 1. */
 static int cmd_live(struct interp *I, int argc, char **argv)
 {
 	struct query q = { .sort = SORT_BYTES, .top = I->default_top };
@@ -187,6 +188,7 @@ static int cmd_live(struct interp *I, int argc, char **argv)
 	return 0;
 }
 
+/* `age`: prints the histogram of live bytes by age; returns 0 or 1. */
 static int cmd_age(struct interp *I, int argc, char **argv)
 {
 	struct query q = { .sort = SORT_BYTES };
@@ -204,6 +206,7 @@ static int cmd_age(struct interp *I, int argc, char **argv)
 	return 0;
 }
 
+/* `stack ID`: prints every frame of one stack; returns 0 or 1. */
 static int cmd_stack(struct interp *I, int argc, char **argv)
 {
 	uint64_t id;
@@ -215,6 +218,7 @@ static int cmd_stack(struct interp *I, int argc, char **argv)
 	return 0;
 }
 
+/* `snapshot [NAME]`: remembers the live set per stack; returns 0 or 1. */
 static int cmd_snapshot(struct interp *I, int argc, char **argv)
 {
 	struct session *S = I->S;
@@ -248,6 +252,7 @@ static int cmd_snapshot(struct interp *I, int argc, char **argv)
 	return 0;
 }
 
+/* `snapshots`: lists the named snapshots; returns 0 or 1. */
 static int cmd_snapshots(struct interp *I, int argc, char **argv)
 {
 	if (argc != 1)
@@ -256,6 +261,7 @@ static int cmd_snapshots(struct interp *I, int argc, char **argv)
 	return 0;
 }
 
+/* `diff A [B]`: prints the per-stack changes between two snapshots; returns 0 or 1. */
 static int cmd_diff(struct interp *I, int argc, char **argv)
 {
 	struct session *S = I->S;
@@ -286,6 +292,7 @@ static int cmd_diff(struct interp *I, int argc, char **argv)
 	return 0;
 }
 
+/* `leaks`: prints the leak suspects of the automatic snapshots; returns 0 or 1. */
 static int cmd_leaks(struct interp *I, int argc, char **argv)
 {
 	struct session *S = I->S;
@@ -314,12 +321,14 @@ static int cmd_leaks(struct interp *I, int argc, char **argv)
 	return 0;
 }
 
+/* `status`: prints the session's state; returns 0. */
 static int cmd_status(struct interp *I, int argc, char **argv)
 {
 	view_status(I->S->out, I->S);
 	return 0;
 }
 
+/* `sleep DUR`: lets the target run while sampling; returns 0 or 1. */
 static int cmd_sleep(struct interp *I, int argc, char **argv)
 {
 	uint64_t ns;
@@ -331,6 +340,7 @@ static int cmd_sleep(struct interp *I, int argc, char **argv)
 	return 0;
 }
 
+/* `watch DUR CMD...`: reruns a command until interrupted; returns 0 or 1. */
 static int cmd_watch(struct interp *I, int argc, char **argv)
 {
 	uint64_t ns;
@@ -362,6 +372,7 @@ static int cmd_watch(struct interp *I, int argc, char **argv)
 	}
 }
 
+/* `sample ...`: changes the sampling interval, or pauses and resumes it; returns 0 or 1. */
 static int cmd_sample(struct interp *I, int argc, char **argv)
 {
 	struct session *S = I->S;
@@ -393,6 +404,7 @@ static int cmd_sample(struct interp *I, int argc, char **argv)
 	return 0;
 }
 
+/* `pause` and `resume`: `sample pause` and `sample resume`; returns 0 or 1. */
 static int cmd_pause(struct interp *I, int argc, char **argv)
 {
 	char *w[] = { "sample", argv[0] };
@@ -403,6 +415,7 @@ static int cmd_pause(struct interp *I, int argc, char **argv)
 
 static const char *const format_words[] = { "text", "json", "folded", "pprof", NULL };
 
+/* `export FORMAT FILE`: writes the live set by stack for other tools; returns 0 or 1. */
 static int cmd_export(struct interp *I, int argc, char **argv)
 {
 	struct session *S = I->S;
@@ -443,6 +456,7 @@ static int cmd_export(struct interp *I, int argc, char **argv)
 	return 0;
 }
 
+/* `detach`: restores the target and lets it go, keeping the data; returns 0 or 1. */
 static int cmd_detach(struct interp *I, int argc, char **argv)
 {
 	if (argc != 1)
@@ -454,6 +468,7 @@ static int cmd_detach(struct interp *I, int argc, char **argv)
 	return rc < 0;
 }
 
+/* `quit`: ends the interpreter (the caller detaches); returns 0. */
 static int cmd_quit(struct interp *I, int argc, char **argv)
 {
 	I->done = true;
@@ -463,6 +478,7 @@ static int cmd_quit(struct interp *I, int argc, char **argv)
 static const char *const on_error_words[] = { "on-error", NULL };
 static const char *const on_error_values[] = { "continue", "stop", NULL };
 
+/* `set on-error continue|stop`: whether errors stop a command file; returns 0 or 1. */
 static int cmd_set(struct interp *I, int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "on-error") && !strcmp(argv[2], "continue"))
@@ -549,6 +565,7 @@ static const struct command *find_command(const char *name)
 	return NULL;
 }
 
+/* `help [CMD]`: lists the commands or explains one; returns 0 or 1. */
 static int cmd_help(struct interp *I, int argc, char **argv)
 {
 	FILE *f = I->S->out;
