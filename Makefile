@@ -16,7 +16,8 @@ TARGETS  := $(patsubst tests/targets/%.c,$(B)/targets/%,$(wildcard tests/targets
 STATICS  := $(B)/targets/leak_single_static
 # One target per allocator: NAME_musl(_static) built with musl-gcc, NAME_LIB linked with -lLIB.
 ALLOCS   := jemalloc tcmalloc mimalloc
-ALLOCTGT := $(addprefix $(B)/targets/alloc_basic_,static musl musl_static $(ALLOCS))
+ALLOCTGT := $(addprefix $(B)/targets/alloc_basic_,static musl musl_static $(ALLOCS)) \
+            $(addprefix $(B)/targets/alloc_cxx_,static $(ALLOCS))
 UNITS    := $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/*.c tests/unit/$(ARCH)/*.c))
 # libFuzzer targets: clang builds them with every source but main.c instrumented.
 FUZZERS  := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/*.c))
@@ -33,6 +34,8 @@ $(B)/%.S.o: %.S $(HDRS)
 	@mkdir -p $(@D) && $(CC) $(CPPFLAGS) -c -o $@ $<
 $(B)/targets/%_static: tests/targets/%.c
 	@mkdir -p $(@D) && $(CC) $(TFLAGS) -static -o $@ $<
+$(B)/targets/%_static: tests/targets/%.cc
+	@mkdir -p $(@D) && $(CXX) $(TFLAGS) -static -o $@ $<
 $(B)/targets/%_musl: tests/targets/%.c
 	@mkdir -p $(@D) && musl-gcc $(TFLAGS) -o $@ $<
 $(B)/targets/%_musl_static: tests/targets/%.c

@@ -173,7 +173,11 @@ int hook_install(struct target *t, struct hooks *hk, const struct finder_result 
 		h->entry = f->fn[k].addr;
 		h->fsize = f->fn[k].size;
 		if (!h->entry) {
-			snprintf(h->why, sizeof(h->why), "not defined in the process");
+			if (f->fn[k].via_malloc)
+				snprintf(h->why, sizeof(h->why), "the C++ runtime's (%.120s): it calls "
+					 "malloc and free, which are hooked", f->fn[k].module);
+			else
+				snprintf(h->why, sizeof(h->why), "not defined in the process");
 			continue;
 		}
 		lo = h->entry < lo ? h->entry : lo;

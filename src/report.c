@@ -213,8 +213,15 @@ static void text_header(struct out *o, const struct report_meta *m,
 	out_printf(o, "; hooks:");
 	if (!m->hooks || m->nhooks == 0)
 		out_printf(o, " none");
+	unsigned via_runtime = 0;
 	for (size_t i = 0; m->hooks && i < m->nhooks; i++) {
 		const struct hook_info *h = &m->hooks[i];
+		/* operators left to malloc and free, or absent (a C program):
+		 * one phrase for them all (the JSON report lists each) */
+		if (i < HK_COUNT && hook_defs[i].cxx && !h->addr) {
+			via_runtime += h->why && !strncmp(h->why, "the C++ runtime", 15);
+			continue;
+		}
 		out_printf(o, "%s ", i ? "," : "");
 		out_text(o, h->func);
 		out_write(o, " ", 1);
@@ -225,6 +232,9 @@ static void text_header(struct out *o, const struct report_meta *m,
 			out_write(o, ")", 1);
 		}
 	}
+	if (via_runtime)
+		out_printf(o, "; %u operator new/delete variant%s: the C++ runtime's, through "
+			   "malloc and free", via_runtime, via_runtime == 1 ? "" : "s");
 	out_printf(o, "\n");
 
 	if (q->min_age_ns || q->max_age_ns || q->min_size) {

@@ -373,12 +373,23 @@ void view_status(FILE *f, struct session *S)
 		fmt_size((double)peak_rss(), false, b2, sizeof(b2)));
 	view_allocator(f, S);
 	fprintf(f, "hooks:\n");
+	int width = 15, via_runtime = 0, cxx_absent = 0;
+	for (int k = 0; k < HK_COUNT; k++)
+		if (e->info[k].func && e->info[k].addr && (int)strlen(e->info[k].func) > width)
+			width = (int)strlen(e->info[k].func);
 	for (int k = 0; k < HK_COUNT; k++) {
 		const struct hook_info *h = &e->info[k];
 		const char *mod = e->found.fn[k].module;
 		if (!h->func)
 			continue;
-		fprintf(f, "  %-15s %-11s", h->func, h->addr ? h->how : "absent");
+		/* operators that are absent (a C program) or left to malloc and
+		 * free (libstdc++'s) take one line at the end, not twenty */
+		if (hook_defs[k].cxx && !h->addr) {
+			via_runtime += e->found.fn[k].via_malloc;
+			cxx_absent++;
+			continue;
+		}
+		fprintf(f, "  %-*s %-11s", width, h->func, h->addr ? h->how : "absent");
 		if (h->addr)
 			fprintf(f, " at " TADDR_FMT, TADDR_ARG(h->addr));
 		if (h->addr && strcmp(mod, e->found.fn[HK_MALLOC].module))
@@ -387,4 +398,15 @@ void view_status(FILE *f, struct session *S)
 			fprintf(f, " (%s)", fmt_clean(h->why, clean, sizeof(clean)));
 		fprintf(f, "\n");
 	}
+	for (int k = 0; via_runtime && k < HK_COUNT; k++)
+		if (e->found.fn[k].via_malloc) {
+			fprintf(f, "  %d operator new/delete variant%s: the C++ runtime's, in %s: "
+				"not hooked, they call malloc and free\n", via_runtime,
+				via_runtime == 1 ? "" : "s",
+				fmt_clean(e->found.fn[k].module, clean, sizeof(clean)));
+			break;
+		}
+	if (cxx_absent > via_runtime)
+		fprintf(f, "  %d operator new/delete variant%s: not defined in the process\n",
+			cxx_absent - via_runtime, cxx_absent - via_runtime == 1 ? "" : "s");
 }

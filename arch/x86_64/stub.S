@@ -192,7 +192,7 @@ lt_image:
 	jmp	\next
 .endm
 
-/* malloc(size), valloc(size), pvalloc(size) */
+/* malloc(size), valloc(size), pvalloc(size), operator new(size, ...) */
 .macro ALLOC1 name, kind
 lt_stub_\name:
 	ENTRY	lt_tramp_\name
@@ -233,11 +233,16 @@ lt_stub_reallocarray:		/* reallocarray(p, n, size) */
 	COUNTDOWN %r11, 2f, lt_tramp_reallocarray
 2:	SAMPLED	%r11, %rdi, lt_tramp_reallocarray, lt_trap_reallocarray_alloc, 3
 
-lt_stub_free:			/* free(p) */
-	ENTRY	lt_tramp_free
-	LOOKUP	%rdi, 1f, lt_tramp_free
-1:	FREELOG	lt_trap_free_free, lt_tramp_free
-	jmp	lt_tramp_free
+/* free(p), operator delete(p, ...) */
+.macro FREE1 name
+lt_stub_\name:
+	ENTRY	lt_tramp_\name
+	LOOKUP	%rdi, 1f, lt_tramp_\name
+1:	FREELOG	lt_trap_\name\()_free, lt_tramp_\name
+	jmp	lt_tramp_\name
+.endm
+
+	FREE1	free
 
 lt_stub_posix_memalign:		/* posix_memalign(&p, align, size): the block lands in *arg0 */
 	ENTRY	lt_tramp_posix_memalign
@@ -248,6 +253,31 @@ lt_stub_posix_memalign:		/* posix_memalign(&p, align, size): the block lands in 
 	ALLOC2	memalign, 7
 	ALLOC1	valloc, 8
 	ALLOC1	pvalloc, 9
+
+/* The C++ operators (where an allocator defines them: src/finder.h). A
+ * sampled throwing operator new is called like the rest: should it throw
+ * (std::bad_alloc), the unwinder finds no unwind information for the stub
+ * and the program ends in std::terminate. */
+	ALLOC1	new, 10
+	ALLOC1	new_array, 11
+	ALLOC1	new_nothrow, 12
+	ALLOC1	new_array_nothrow, 13
+	ALLOC1	new_aligned, 14
+	ALLOC1	new_array_aligned, 15
+	ALLOC1	new_aligned_nothrow, 16
+	ALLOC1	new_array_aligned_nothrow, 17
+	FREE1	delete
+	FREE1	delete_array
+	FREE1	delete_sized
+	FREE1	delete_array_sized
+	FREE1	delete_nothrow
+	FREE1	delete_array_nothrow
+	FREE1	delete_aligned
+	FREE1	delete_array_aligned
+	FREE1	delete_sized_aligned
+	FREE1	delete_array_sized_aligned
+	FREE1	delete_aligned_nothrow
+	FREE1	delete_array_aligned_nothrow
 
 /*
  * lt_record: writes the sampled event into the ring (agent engine). Called
@@ -399,6 +429,26 @@ lt_tramp_\name:
 	SLOT memalign
 	SLOT valloc
 	SLOT pvalloc
+	SLOT new
+	SLOT new_array
+	SLOT new_nothrow
+	SLOT new_array_nothrow
+	SLOT new_aligned
+	SLOT new_array_aligned
+	SLOT new_aligned_nothrow
+	SLOT new_array_aligned_nothrow
+	SLOT delete
+	SLOT delete_array
+	SLOT delete_sized
+	SLOT delete_array_sized
+	SLOT delete_nothrow
+	SLOT delete_array_nothrow
+	SLOT delete_aligned
+	SLOT delete_array_aligned
+	SLOT delete_sized_aligned
+	SLOT delete_array_sized_aligned
+	SLOT delete_aligned_nothrow
+	SLOT delete_array_aligned_nothrow
 lt_image_end:
 	/* Fails to assemble ("attempt to move .org backwards") if the image
 	 * outgrows the code part of the region. */
@@ -427,5 +477,25 @@ arch_image_hooks:
 	OFFS	memalign,       lt_trap_memalign_alloc-lt_image, 0
 	OFFS	valloc,         lt_trap_valloc_alloc-lt_image, 0
 	OFFS	pvalloc,        lt_trap_pvalloc_alloc-lt_image, 0
+	OFFS	new, lt_trap_new_alloc-lt_image, 0
+	OFFS	new_array, lt_trap_new_array_alloc-lt_image, 0
+	OFFS	new_nothrow, lt_trap_new_nothrow_alloc-lt_image, 0
+	OFFS	new_array_nothrow, lt_trap_new_array_nothrow_alloc-lt_image, 0
+	OFFS	new_aligned, lt_trap_new_aligned_alloc-lt_image, 0
+	OFFS	new_array_aligned, lt_trap_new_array_aligned_alloc-lt_image, 0
+	OFFS	new_aligned_nothrow, lt_trap_new_aligned_nothrow_alloc-lt_image, 0
+	OFFS	new_array_aligned_nothrow, lt_trap_new_array_aligned_nothrow_alloc-lt_image, 0
+	OFFS	delete, 0, lt_trap_delete_free-lt_image
+	OFFS	delete_array, 0, lt_trap_delete_array_free-lt_image
+	OFFS	delete_sized, 0, lt_trap_delete_sized_free-lt_image
+	OFFS	delete_array_sized, 0, lt_trap_delete_array_sized_free-lt_image
+	OFFS	delete_nothrow, 0, lt_trap_delete_nothrow_free-lt_image
+	OFFS	delete_array_nothrow, 0, lt_trap_delete_array_nothrow_free-lt_image
+	OFFS	delete_aligned, 0, lt_trap_delete_aligned_free-lt_image
+	OFFS	delete_array_aligned, 0, lt_trap_delete_array_aligned_free-lt_image
+	OFFS	delete_sized_aligned, 0, lt_trap_delete_sized_aligned_free-lt_image
+	OFFS	delete_array_sized_aligned, 0, lt_trap_delete_array_sized_aligned_free-lt_image
+	OFFS	delete_aligned_nothrow, 0, lt_trap_delete_aligned_nothrow_free-lt_image
+	OFFS	delete_array_aligned_nothrow, 0, lt_trap_delete_array_aligned_nothrow_free-lt_image
 
 	.section .note.GNU-stack, "", @progbits

