@@ -17,7 +17,8 @@ STATICS  := $(B)/targets/leak_single_static
 # One target per allocator: NAME_musl(_static) built with musl-gcc, NAME_LIB linked with -lLIB.
 ALLOCS   := jemalloc tcmalloc mimalloc
 ALLOCTGT := $(addprefix $(B)/targets/alloc_basic_,static musl musl_static $(ALLOCS)) \
-            $(addprefix $(B)/targets/alloc_cxx_,static $(ALLOCS))
+            $(addprefix $(B)/targets/alloc_cxx_,static $(ALLOCS)) \
+            $(addprefix $(B)/targets/,libplug_new_a.so libplug_new_b.so libplug_malloc.so)
 UNITS    := $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/*.c tests/unit/$(ARCH)/*.c))
 # libFuzzer targets: clang builds them with every source but main.c instrumented.
 FUZZERS  := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/*.c))
@@ -36,6 +37,10 @@ $(B)/targets/%_static: tests/targets/%.c
 	@mkdir -p $(@D) && $(CC) $(TFLAGS) -static -o $@ $<
 $(B)/targets/%_static: tests/targets/%.cc
 	@mkdir -p $(@D) && $(CXX) $(TFLAGS) -static -o $@ $<
+$(B)/targets/libplug_new_%.so: tests/targets/plugins/plug_new.c
+	@mkdir -p $(@D) && $(CC) $(TFLAGS) -shared -fPIC -DPLUG_ID="'$*'" -o $@ $<
+$(B)/targets/libplug_%.so: tests/targets/plugins/plug_%.c
+	@mkdir -p $(@D) && $(CC) $(TFLAGS) -fno-builtin -shared -fPIC -o $@ $<
 $(B)/targets/%_musl: tests/targets/%.c
 	@mkdir -p $(@D) && musl-gcc $(TFLAGS) -o $@ $<
 $(B)/targets/%_musl_static: tests/targets/%.c

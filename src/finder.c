@@ -408,7 +408,7 @@ int finder_changes(struct target *t, const struct finder_result *f,
 		for (int k = 0; k < HK_COUNT; k++)
 			if (o.addr[k] && !hook_defs[k].cxx)
 				snprintf(c->funcs + strlen(c->funcs), sizeof(c->funcs) - strlen(c->funcs),
-					 "%s%s", c->funcs[0] ? " " : "", hook_defs[k].name);
+					 "%s%s", c->funcs[0] ? ", " : "", hook_defs[k].name);
 	}
 	/* hooked objects no longer in the map */
 	for (int k = 0; k < HK_COUNT && n < max; k++) {
@@ -428,7 +428,7 @@ int finder_changes(struct target *t, const struct finder_result *f,
 			snprintf(c->module, sizeof(c->module), "%s", fn->module);
 		}
 		snprintf(c->funcs + strlen(c->funcs), sizeof(c->funcs) - strlen(c->funcs), "%s%s",
-			 c->funcs[0] ? " " : "", hook_defs[k].name);
+			 c->funcs[0] ? ", " : "", hook_defs[k].name);
 	}
 	return n;
 }

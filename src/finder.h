@@ -61,7 +61,7 @@ struct finder_change {
 	bool loaded;           /* true: loaded after attach; false: a hooked object unloaded */
 	char module[PATH_MAX];
 	char family[16];       /* loaded: its allocator family */
-	char funcs[160];       /* loaded: the allocator functions it defines, space-separated;
+	char funcs[160];       /* loaded: the allocator functions it defines, comma-separated;
 				* unloaded: the hooked functions that went with it */
 };
 

@@ -244,6 +244,7 @@ int hook_install(struct target *t, struct hooks *hk, const struct finder_result 
 		} else {
 			continue;
 		}
+		memcpy(h->patch, patch, h->patch_len);
 		if (target_write_code(t, h->patch_at, patch, h->patch_len) < 0) {
 			hook_unpatch(t, hk);
 			goto fail_write;
@@ -265,6 +266,15 @@ int hook_set_active(struct target *t, const struct hooks *hk, bool on)
 	return hk->region ? target_write(t, hk->region + RG_ACTIVE, &v, sizeof(v)) : 0;
 }
 
+/* Whether h's patch is still in the target: a dlclose()d object takes it
+ * along, and another object may be mapped at its address since. */
+static bool patch_present(struct target *t, const struct hook *h)
+{
+	uint8_t now[16];
+	return target_read(t, h->patch_at, now, h->patch_len) == 0 &&
+	       !memcmp(now, h->patch, h->patch_len);
+}
+
 int hook_unpatch(struct target *t, struct hooks *hk)
 {
 	int err = 0;
@@ -273,6 +283,12 @@ int hook_unpatch(struct target *t, struct hooks *hk)
 		uint8_t now[16];
 		if (h->how != HOW_JMP && h->how != HOW_BKPT)
 			continue;
+		if (!patch_present(t, h)) {
+			h->how = HOW_NONE;
+			snprintf(h->why, sizeof(h->why), "its code is gone (object unloaded): "
+				 "nothing to restore");
+			continue;
+		}
 		if (target_write_code(t, h->patch_at, h->orig, h->patch_len) < 0 ||
 		    target_read(t, h->patch_at, now, h->patch_len) < 0 ||
 		    memcmp(now, h->orig, h->patch_len)) {
@@ -477,7 +493,7 @@ int hook_clean_child(const struct hooks *hk, pid_t child, taddr_t insn)
 		return -errno;
 	for (int k = 0; k < HK_COUNT; k++) {
 		const struct hook *h = &hk->h[k];
-		if ((h->how == HOW_JMP || h->how == HOW_BKPT) &&
+		if ((h->how == HOW_JMP || h->how == HOW_BKPT) && patch_present(&ct, h) &&
 		    target_write_code(&ct, h->patch_at, h->orig, h->patch_len) < 0)
 			err = -EIO;
 	}

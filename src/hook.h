@@ -17,6 +17,7 @@ struct hook {
 	taddr_t patch_at;       /* entry + landing pad */
 	size_t patch_len;       /* bytes overwritten at patch_at */
 	uint8_t orig[16];       /* what they held */
+	uint8_t patch[16];      /* what leaktrap wrote there */
 	struct reloc rel;
 	taddr_t stub, tramp, trap_alloc, trap_free;   /* in the region; 0 when absent */
 };
@@ -46,7 +47,9 @@ int hook_install(struct target *t, struct hooks *hk, const struct finder_result 
 /* Sets the active flag in the target: stubs report events only while it is set. */
 int hook_set_active(struct target *t, const struct hooks *hk, bool on);
 
-/* Restores every patched byte (all threads stopped). Returns 0 or -errno. */
+/* Restores every patched byte (all threads stopped), where the patch is
+ * still there: an object unloaded since (dlclose) took it along, and
+ * whatever is mapped there now is left alone. Returns 0 or -errno. */
 int hook_unpatch(struct target *t, struct hooks *hk);
 
 /* Unmaps the region through th; returns 0 or -errno. */
