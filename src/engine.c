@@ -617,6 +617,16 @@ static int agent_rehook(struct engine *e)
 	char err[256] = "";
 	uint64_t give_up = now_ns() + 5000000000ULL;
 	release_leader(e);
+	/* A process on its way out loses its memory before it becomes a
+	 * zombie: give it a moment to show which of the two this is. */
+	for (int i = 0; i < 50 && agent_alive(e); i++)
+		usleep(2000);
+	if (!agent_alive(e)) {
+		e->t.gone = true;
+		e->hooked = false;
+		crash_engine = NULL;
+		return -1;
+	}
 	target_release(&e->t);
 	e->hooked = false;
 	crash_engine = NULL;
