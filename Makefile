@@ -16,7 +16,7 @@ TARGETS  := $(patsubst tests/targets/%.c,$(B)/targets/%,$(wildcard tests/targets
 STATICS  := $(B)/targets/leak_single_static
 # One target per allocator: NAME_musl(_static) built with musl-gcc, NAME_LIB linked with -lLIB.
 ALLOCS   := jemalloc tcmalloc mimalloc
-ALLOCTGT := $(addprefix $(B)/targets/alloc_basic_,static musl musl_static $(ALLOCS)) \
+ALLOCTGT := $(addprefix $(B)/targets/alloc_basic_,static musl musl_static $(ALLOCS) jemalloc_static) \
             $(addprefix $(B)/targets/alloc_cxx_,static $(ALLOCS)) \
             $(addprefix $(B)/targets/,libplug_new_a.so libplug_new_b.so libplug_malloc.so)
 UNITS    := $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/*.c tests/unit/$(ARCH)/*.c))
@@ -41,6 +41,8 @@ $(B)/targets/libplug_new_%.so: tests/targets/plugins/plug_new.c
 	@mkdir -p $(@D) && $(CC) $(TFLAGS) -shared -fPIC -DPLUG_ID="'$*'" -o $@ $<
 $(B)/targets/libplug_%.so: tests/targets/plugins/plug_%.c
 	@mkdir -p $(@D) && $(CC) $(TFLAGS) -fno-builtin -shared -fPIC -o $@ $<
+$(B)/targets/%_jemalloc_static: tests/targets/%.c
+	@mkdir -p $(@D) && $(CC) $(TFLAGS) -o $@ $< -l:libjemalloc_pic.a -lm
 $(B)/targets/%_musl: tests/targets/%.c
 	@mkdir -p $(@D) && musl-gcc $(TFLAGS) -o $@ $<
 $(B)/targets/%_musl_static: tests/targets/%.c

@@ -163,10 +163,17 @@ static int step_out_of_windows(struct target *t, struct hooks *hk)
 	return 0;
 }
 
+/* Returns how far apart two addresses are. */
+static taddr_t distance(taddr_t a, taddr_t b)
+{
+	return a > b ? a - b : b - a;
+}
+
 int hook_install(struct target *t, struct hooks *hk, const struct finder_result *f,
 		 struct thread *th, taddr_t insn, char *err, size_t errlen)
 {
 	taddr_t lo = UINT64_MAX, hi = 0;
+	bool far[HK_COUNT] = { false };
 	for (int k = 0; k < HK_COUNT; k++) {
 		struct hook *h = &hk->h[k];
 		memset(h, 0, sizeof(*h));
@@ -180,14 +187,40 @@ int hook_install(struct target *t, struct hooks *hk, const struct finder_result 
 				snprintf(h->why, sizeof(h->why), "not defined in the process");
 			continue;
 		}
-		lo = h->entry < lo ? h->entry : lo;
-		hi = h->entry > hi ? h->entry : hi;
 	}
-	if (hi - lo > REACH) {
-		snprintf(err, errlen, "the allocator's functions are more than 1 GiB apart; "
-			 "leaktrap cannot hook them from one region yet");
-		return -1;
+	/* One region serves every hook, so they must lie within REACH of each
+	 * other. Those of the object around malloc are taken; a function too
+	 * far from them (the C library's pvalloc, when the executable holds a
+	 * static jemalloc) stays unhooked and is not taken for the allocator's
+	 * own caller either: its calls into malloc are recorded as made there. */
+	int order[HK_COUNT], n = 0;
+	taddr_t m = hk->h[HK_MALLOC].entry;
+	for (int k = 0; k < HK_COUNT; k++)
+		if (hk->h[k].entry)
+			order[n++] = k;
+	for (int i = 1; i < n; i++)	/* nearest to malloc first */
+		for (int j = i; j > 0 && distance(hk->h[order[j]].entry, m) <
+					 distance(hk->h[order[j - 1]].entry, m); j--) {
+			int x = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = x;
+		}
+	for (int i = 0; i < n; i++) {
+		taddr_t e = hk->h[order[i]].entry;
+		taddr_t nlo = e < lo ? e : lo, nhi = e > hi ? e : hi;
+		if (nhi - nlo <= REACH) {
+			lo = nlo;
+			hi = nhi;
+		} else {
+			far[order[i]] = true;
+		}
 	}
+	for (int k = 0; k < HK_COUNT; k++)
+		if (far[k]) {
+			hk->h[k].fsize = 0;
+			snprintf(hk->h[k].why, sizeof(hk->h[k].why), "not hooked: more than 1 GiB "
+				 "from malloc, and one region serves every hook");
+		}
 	hk->region = map_region(t, th, insn, lo, hi, err, errlen);
 	if (!hk->region)
 		return -1;
@@ -203,7 +236,7 @@ int hook_install(struct target *t, struct hooks *hk, const struct finder_result 
 	for (int k = 0; k < HK_COUNT; k++) {
 		struct hook *h = &hk->h[k];
 		const struct arch_hook_offsets *o = &arch_image_hooks[k];
-		if (!h->entry)
+		if (!h->entry || far[k])
 			continue;
 		h->stub = hk->region + o->stub;
 		h->tramp = hk->region + o->tramp;
@@ -219,6 +252,8 @@ int hook_install(struct target *t, struct hooks *hk, const struct finder_result 
 		if (h->how == HOW_ALIAS)
 			continue;
 		plan_hook(t, h, hk->agent);
+		if (h->how == HOW_NONE)
+			h->fsize = 0;	/* unhooked: its calls into malloc are the outermost */
 		if (h->how != HOW_NONE && target_write(t, h->tramp, h->rel.code, h->rel.code_len) < 0)
 			goto fail_write;
 	}

@@ -6,9 +6,15 @@
 # that alloc_basic's blocks, including those the C library allocates
 # itself (strdup, getline, fopen call malloc through the PLT, which binds
 # to jemalloc), are exact at their source lines; the report and `status` name
-# "jemalloc" in libjemalloc.so.2.
+# "jemalloc" in libjemalloc.so.2. Third, jemalloc linked statically into
+# the executable (libjemalloc_pic.a), which exports malloc: more than 1 GiB
+# from libc.so.6, whose reallocarray and pvalloc stay unhooked (one region
+# serves every hook) while the rest is exact: glibc's reallocarray calls
+# jemalloc's realloc, and is recorded there.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/alloc_lib.bash"
 alloc_session alloc_basic_jemalloc alloc_basic.c jemalloc /libjemalloc.so.2
 alloc_session alloc_basic alloc_basic.c jemalloc /libjemalloc.so.2 /usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+ALLOC_HOOKS=(reallocarray "not hooked" pvalloc "not hooked")
+alloc_session alloc_basic_jemalloc_static alloc_basic.c jemalloc alloc_basic_jemalloc_static
 finish
