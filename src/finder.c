@@ -57,6 +57,7 @@ static bool read_object(const char *file, taddr_t bias, bool symtab, struct objs
 {
 	memset(o, 0, sizeof(*o));
 	o->mark = NMARKS;
+	elf_version(EV_CURRENT);
 	int fd = open(file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
@@ -312,7 +313,6 @@ int finder_find(struct target *t, struct finder_result *out, char *err, size_t e
 	struct objsyms o;
 	static struct lm_entry e;
 	memset(out, 0, sizeof(*out));
-	elf_version(EV_CURRENT);
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", t->pid);
 	ssize_t n = readlink(exe, name, sizeof(name) - 1);
 	name[n > 0 ? n : 0] = 0;
@@ -383,7 +383,6 @@ int finder_changes(struct target *t, const struct finder_result *f,
 	taddr_t bias;
 	if (f->is_static)
 		return 0;
-	elf_version(EV_CURRENT);
 	taddr_t lm = link_map_head(t, &bias);
 	if (!lm)
 		return -1;
