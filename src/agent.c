@@ -20,7 +20,7 @@
 #define STUCK_NS 1000000000ULL  /* an incomplete record this old is abandoned */
 #define FBATCH   512            /* free-log entries read at a time */
 #define RBATCH   16             /* ring slots read at a time */
-#define BEAT_NS  500000000.0    /* how long stubs trust a silent reader */
+#define BEAT_NS  2000000000.0   /* how long stubs trust a silent reader */
 
 /* Tells the stubs the reader lives for another BEAT_NS: until then, with
  * every allocation recorded, they wait for room in a full ring instead of
@@ -185,6 +185,13 @@ int agent_drain(struct engine *e)
 		a->stuck_ns = 0;
 		take_record(e, slot);
 		a->rtail++, ri++, done++;
+		if (ri == nr) {
+			/* give the slots back and show we live as we go: a long
+			 * drain (cold unwinds on a loaded machine) must not make
+			 * the stubs give up on us */
+			target_write(&e->t, rg + RG_RTAIL, &a->rtail, 8);
+			beat(e);
+		}
 	}
 	/* hand the consumed space back to the stubs */
 	clear_flog(e, ftail0, a->ftail);
