@@ -84,6 +84,16 @@ static pid_t wait_any(struct engine *e, int timeout_ms, int *status, bool interr
 	}
 }
 
+/* Says in e->end how the target ended, from a wait status (exit or signal). */
+static void note_exit(struct engine *e, int st)
+{
+	if (WIFEXITED(st))
+		snprintf(e->end, sizeof(e->end), "exited with status %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		snprintf(e->end, sizeof(e->end), "was killed by signal %d (%s)",
+			 WTERMSIG(st), strsignal(WTERMSIG(st)));
+}
+
 /* Whether two tasks share one address space (a vfork child and its parent). */
 static bool same_mm(pid_t a, pid_t b)
 {
@@ -250,11 +260,7 @@ static void dispatch(struct engine *e, pid_t tid, int st, bool stopping)
 		if (tid == e->t.pid) {
 			e->t.gone = true;
 			e->t.exit_status = st;
-			if (WIFEXITED(st))
-				snprintf(e->end, sizeof(e->end), "exited with status %d", WEXITSTATUS(st));
-			else
-				snprintf(e->end, sizeof(e->end), "was killed by signal %d (%s)",
-					 WTERMSIG(st), strsignal(WTERMSIG(st)));
+			note_exit(e, st);
 		}
 		return;
 	}
@@ -467,11 +473,7 @@ static bool leader_event(struct engine *e, int st)
 	pid_t pid = e->t.pid;
 	if (WIFEXITED(st) || WIFSIGNALED(st)) {
 		e->leader_held = false;
-		if (WIFEXITED(st))
-			snprintf(e->end, sizeof(e->end), "exited with status %d", WEXITSTATUS(st));
-		else
-			snprintf(e->end, sizeof(e->end), "was killed by signal %d (%s)",
-				 WTERMSIG(st), strsignal(WTERMSIG(st)));
+		note_exit(e, st);
 		return false;
 	}
 	if (!WIFSTOPPED(st))
@@ -584,6 +586,15 @@ int engine_attach(struct engine *e, pid_t pid, int sigfd, uint64_t interval, uns
 	return hook_process(e, err, errlen);
 }
 
+/* Notes that the agent engine's target is gone: nothing left to hook or
+ * to undo in a crash. */
+static void agent_gone(struct engine *e)
+{
+	e->t.gone = true;
+	e->hooked = false;
+	crash_engine = NULL;
+}
+
 /* Whether the agent engine's target still runs; notes how it ended if not
  * (its exit status is known only when it is leaktrap's child). */
 static bool agent_alive(struct engine *e)
@@ -601,11 +612,7 @@ static bool agent_alive(struct engine *e)
 			return false;
 		}
 	}
-	if (WIFEXITED(st))
-		snprintf(e->end, sizeof(e->end), "exited with status %d", WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		snprintf(e->end, sizeof(e->end), "was killed by signal %d (%s)",
-			 WTERMSIG(st), strsignal(WTERMSIG(st)));
+	note_exit(e, st);
 	return false;
 }
 
@@ -622,9 +629,7 @@ static int agent_rehook(struct engine *e)
 	for (int i = 0; i < 50 && agent_alive(e); i++)
 		usleep(2000);
 	if (!agent_alive(e)) {
-		e->t.gone = true;
-		e->hooked = false;
-		crash_engine = NULL;
+		agent_gone(e);
 		return -1;
 	}
 	target_release(&e->t);
@@ -671,9 +676,7 @@ static int agent_run(struct engine *e, uint64_t deadline_ns)
 		int n = e->hooked ? agent_drain(e) : -1;
 		if (n < 0) {
 			if (!agent_alive(e)) {
-				e->t.gone = true;
-				e->hooked = false;
-				crash_engine = NULL;
+				agent_gone(e);
 				return 2;
 			}
 			if (agent_rehook(e) < 0)
@@ -685,11 +688,7 @@ static int agent_run(struct engine *e, uint64_t deadline_ns)
 		if (e->procfd >= 0 && procwatch_exit(e->procfd, e->t.pid, 0, &est)) {
 			close(e->procfd);
 			e->procfd = -1;
-			if (WIFEXITED(est))
-				snprintf(e->end, sizeof(e->end), "exited with status %d", WEXITSTATUS(est));
-			else if (WIFSIGNALED(est))
-				snprintf(e->end, sizeof(e->end), "was killed by signal %d (%s)",
-					 WTERMSIG(est), strsignal(WTERMSIG(est)));
+			note_exit(e, est);
 		}
 		/* a task ptrace still reports (auto-attached while we let go) */
 		int st;
@@ -697,16 +696,12 @@ static int agent_run(struct engine *e, uint64_t deadline_ns)
 		while ((p = waitpid(-1, &st, WNOHANG | __WALL)) > 0) {
 			if (p == e->t.pid && e->leader_held) {
 				if (!leader_event(e, st)) {
-					e->t.gone = true;
-					e->hooked = false;
-					crash_engine = NULL;
+					agent_gone(e);
 					return 2;
 				}
 			} else if (p == e->t.pid && (WIFEXITED(st) || WIFSIGNALED(st))) {
 				leader_event(e, st);	/* leaktrap's child: its status */
-				e->t.gone = true;
-				e->hooked = false;
-				crash_engine = NULL;
+				agent_gone(e);
 				return 2;
 			} else if (p != e->t.pid && WIFSTOPPED(st)) {
 				ptrace(PTRACE_DETACH, p, 0, 0);
