@@ -196,6 +196,14 @@ static void service(struct engine *e, struct thread *th)
 	bool is_free;
 	int kind = hook_by_trap(e->hk, site, &is_free);
 	th->sig = 0;
+	if (kind >= 0 && arch_pc(r) != site + arch_bkpt_len) {
+		/* aarch64 stops with the pc on the brk, x86-64 after the int3:
+		 * the stub goes on after it either way. */
+		struct arch_regs nr = *r;
+		arch_set_pc(&nr, site + arch_bkpt_len);
+		target_set_regs(th, &nr);
+		r = target_regs(th);
+	}
 	if (kind < 0) {
 		/* A breakpoint-hooked entry: continue in its stub, as the branch would. */
 		struct hook *h = hook_by_bkpt(e->hk, site);
@@ -410,8 +418,13 @@ void engine_emergency(void)
 		struct arch_regs r;
 		if (th->stop == STOP_SIGNAL && th->sig == SIGTRAP && arch_regs_get(th->tid, &r) == 0) {
 			taddr_t site = arch_bkpt_addr(arch_pc(&r));
+			bool is_free;
 			if (hook_by_bkpt(e->hk, site)) {	/* entry restored: run it again */
 				arch_set_pc(&r, site);
+				arch_regs_set(th->tid, &r);
+			} else if (hook_by_trap(e->hk, site, &is_free) >= 0 &&
+				   arch_pc(&r) != site + arch_bkpt_len) {	/* a stub's: go on after it */
+				arch_set_pc(&r, site + arch_bkpt_len);
 				arch_regs_set(th->tid, &r);
 			}
 			th->sig = 0;

@@ -15,9 +15,10 @@
 #include "sample.h"
 
 #define PAGE 4096ULL
-/* The region stays within 1 GiB of every entry, so trampolines reach both the
- * functions (branch back) and their RIP-relative data (a few MiB further). */
-#define REACH (1ULL << 30)
+/* The region stays within half a branch's reach of every entry (1 GiB on
+ * x86-64, 64 MiB on aarch64), so trampolines reach both the functions (branch
+ * back) and their PC-relative data (a few MiB further). */
+#define REACH ((taddr_t)arch_branch_reach / 2)
 #define USER_TOP 0x7ffffffff000ULL
 
 /* Bucket of the sampled-address table for addr: the same hash as the stubs'. */
@@ -106,7 +107,7 @@ static taddr_t map_region(struct target *t, struct thread *th, taddr_t insn,
 		}
 	}
 	snprintf(err, errlen, "no free address range within reach of the allocator "
-		 "(within 1 GiB of " TADDR_FMT ")", TADDR_ARG(lo));
+		 "(within %llu MiB of " TADDR_FMT ")", (unsigned long long)(REACH >> 20), TADDR_ARG(lo));
 	return 0;
 }
 
@@ -218,8 +219,8 @@ int hook_install(struct target *t, struct hooks *hk, const struct finder_result 
 	for (int k = 0; k < HK_COUNT; k++)
 		if (far[k]) {
 			hk->h[k].fsize = 0;
-			snprintf(hk->h[k].why, sizeof(hk->h[k].why), "not hooked: more than 1 GiB "
-				 "from malloc, and one region serves every hook");
+			snprintf(hk->h[k].why, sizeof(hk->h[k].why), "not hooked: more than %llu MiB "
+				 "from malloc, and one region serves every hook", (unsigned long long)(REACH >> 20));
 		}
 	hk->region = map_region(t, th, insn, lo, hi, err, errlen);
 	if (!hk->region)

@@ -108,10 +108,11 @@
 #define RS_TIME          40     /* u64 arch counter at the event */
 #define RS_PC            48     /* u64 return address into the caller */
 #define RS_SP            56     /* u64 the caller's stack pointer after return */
-#define RS_REGS          64     /* 8 x u64 callee-saved registers, arch order */
-#define RS_COPIED        128    /* i64 bytes of stack copied, or -errno */
-#define RS_IOV           160    /* scratch: two struct iovec for the copy */
-#define RS_NEXTSEQ       192    /* u64 scratch: the value RS_SEQ will get */
+#define RS_REGS          64     /* 12 x u64 callee-saved registers, arch order */
+#define RS_NREGS         12     /* (x86-64 uses 6; aarch64 x19..x30) */
+#define RS_COPIED        160    /* i64 bytes of stack copied, or -errno */
+#define RS_IOV           168    /* scratch: two struct iovec for the copy */
+#define RS_NEXTSEQ       200    /* u64 scratch: the value RS_SEQ will get */
 #define RS_STACK         256    /* the copy of the stack from RS_SP up */
 #define RG_STACK_COPY    (RG_SLOT - RS_STACK)
 
