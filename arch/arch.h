@@ -33,6 +33,17 @@ int arch_unw_reg(const struct arch_regs *r, int unw_regnum, uint64_t *val);
 /* Whether unw_regnum is the PC, resp. SP, in libunwind's numbering. */
 bool arch_unw_is_pc(int unw_regnum);
 
+/* Whether the arch's unwind tables mark where return addresses are signed
+ * (aarch64: DW_CFA_AARCH64_negate_ra_state), which libunwind 1.6 rejects. */
+extern const bool arch_cfi_ra_state;
+/* A code address without its pointer-authentication code (the identity
+ * where the arch has none). */
+taddr_t arch_strip_pc(taddr_t pc);
+/* Fills r's pc, sp and callee-saved registers from get(ctx, unw_regnum, &val),
+ * which returns 0 or -1 for a register it does not have. */
+void arch_regs_from_unw(struct arch_regs *r, int (*get)(void *ctx, int unw_regnum, uint64_t *val),
+			void *ctx);
+
 /* ---- system call injection ---- */
 
 /* The bytes of one system call instruction, to look for in the target. */

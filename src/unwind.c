@@ -7,6 +7,10 @@
  * in a cache, and look FDEs up through each object's .eh_frame_hdr table,
  * read from the target's memory and handed to libunwind's own binary search.
  * Registers come from the caller frame the tracer built: the stub has no CFI.
+ * libunwind 1.6 stops at DW_CFA_AARCH64_negate_ra_state (0x2d, which it
+ * knows only as SPARC's window save), emitted for every function built with
+ * pointer authentication: it is handed a DW_CFA_nop instead, and return
+ * addresses are stripped of their authentication code (arch_strip_pc).
  */
 #include <errno.h>
 #include <elf.h>
@@ -46,6 +50,8 @@ struct module {
 	int32_t *table;      /* built from .eh_frame when there is no .eh_frame_hdr */
 	size_t table_bytes;
 	taddr_t table_addr;  /* where libunwind is told it is (see SYNTH_BASE) */
+	taddr_t *nops;       /* .eh_frame bytes that read as DW_CFA_nop (see cfi_nops) */
+	size_t nnops;
 };
 
 /* A table we build is read by libunwind through access_mem like the target's
@@ -63,6 +69,7 @@ struct unwinder {
 	struct page *pages;
 	/* per event */
 	const struct arch_regs *regs;
+	struct arch_regs frame_regs;  /* an unwind restarted at a stripped pc */
 	taddr_t stack_lo, stack_hi;
 	bool stack_given;     /* unwind_set_stack supplied the copy for the next unwind */
 	uint8_t stack[STACK_COPY];
@@ -74,8 +81,10 @@ static void load_maps(struct unwinder *u)
 	if (u->maps_ok)
 		maps_free(&u->maps);
 	u->maps_ok = maps_read(u->t->pid, &u->maps) == 0;
-	for (int i = 0; i < u->nmod; i++)
+	for (int i = 0; i < u->nmod; i++) {
 		free(u->mod[i].table);
+		free(u->mod[i].nops);
+	}
 	u->nmod = 0;
 	for (size_t i = 0; u->maps_ok && i < u->maps.n && u->nmod < MAX_MODULES; i++) {
 		const struct map *m = &u->maps.v[i];
@@ -97,6 +106,27 @@ static const struct map *find_map(struct unwinder *u, taddr_t addr)
 		m = u->maps_ok ? maps_find(&u->maps, addr) : NULL;
 	}
 	return m;
+}
+
+/* Turns the negate_ra_state opcodes of the modules' .eh_frame that fall in
+ * buf (len bytes read from the target at addr) into DW_CFA_nop. */
+static void cfi_patch(struct unwinder *u, taddr_t addr, uint8_t *buf, size_t len)
+{
+	for (int i = 0; i < u->nmod; i++) {
+		const struct module *md = &u->mod[i];
+		if (!md->nnops || md->nops[md->nnops - 1] < addr || md->nops[0] >= addr + len)
+			continue;
+		size_t lo = 0, hi = md->nnops;	/* first nop at or after addr */
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (md->nops[mid] < addr)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (size_t k = lo; k < md->nnops && md->nops[k] < addr + len; k++)
+			buf[md->nops[k] - addr] = 0;	/* DW_CFA_nop */
+	}
 }
 
 /* Reads one word of the target: from the event's stack copy, the page
@@ -127,12 +157,16 @@ static int read_word(struct unwinder *u, taddr_t addr, uint64_t *val)
 				goto direct;
 			}
 			p->addr = pa;
+			cfi_patch(u, pa, p->data, PAGE);
 		}
 		memcpy(val, p->data + (addr - pa), 8);
 		return 0;
 	}
 direct:
-	return target_read(u->t, addr, val, 8) < 0 ? -1 : 0;
+	if (target_read(u->t, addr, val, 8) < 0)
+		return -1;
+	cfi_patch(u, addr, (uint8_t *)val, 8);
+	return 0;
 }
 
 /* Decodes a DWARF EH pointer of encoding enc at p (target address at);
@@ -182,43 +216,167 @@ static size_t uleb(const uint8_t *p, const uint8_t *end, uint64_t *out)
 	return 0;
 }
 
-/* The FDE pointer encoding of the CIE at cie ('R' in its augmentation). */
-static uint8_t cie_fde_encoding(const uint8_t *cie, const uint8_t *end)
+/* What matters of a CIE: its FDEs' pointer encoding, whether they carry
+ * augmentation data, and where its own CFA program is. */
+struct cie {
+	uint8_t enc;                 /* 'R', or 0 (absolute); 0xff: not understood */
+	bool aug_z;
+	const uint8_t *insns, *end;
+};
+
+/* Parses the CIE at cie (its length word); returns false if it cannot. */
+static bool cie_parse(const uint8_t *cie, const uint8_t *end, struct cie *c)
 {
+	uint32_t len;
+	memcpy(&len, cie, 4);
+	if (cie + 4 + len > end || len < 6)
+		return false;
+	end = cie + 4 + len;
 	const uint8_t *p = cie + 8, *aug = p + 1;	/* length, CIE id, version */
-	if (p >= end || *aug != 'z')
-		return 0;	/* no augmentation data: absolute pointers */
+	c->enc = 0;
+	c->aug_z = *aug == 'z';
+	c->end = end;
 	p = aug + strnlen((const char *)aug, (size_t)(end - aug)) + 1;
 	uint64_t v;
 	size_t n;
 	for (int i = 0; i < 2; i++) {			/* code and data alignment */
 		if (!(n = uleb(p, end, &v)))
-			return 0xff;
+			return false;
 		p += n;
 	}
 	if (cie[8] == 1)				/* return register */
 		p++;
 	else if ((n = uleb(p, end, &v)))
 		p += n;
+	if (!c->aug_z) {
+		c->insns = p;
+		return *aug == 0;	/* other augmentations without data: not ours */
+	}
 	if (!(n = uleb(p, end, &v)))			/* augmentation data length */
-		return 0xff;
+		return false;
 	p += n;
+	c->insns = p + v;
 	for (const uint8_t *a = aug + 1; *a && p < end; a++) {
 		if (*a == 'R')
-			return *p;
-		if (*a == 'L' || *a == 'S' || *a == 'B')
-			p += *a == 'L';
+			c->enc = *p++;
+		else if (*a == 'L')
+			p++;
 		else if (*a == 'P') {
 			taddr_t dummy;
 			uint8_t enc = *p++;
 			size_t m = eh_pointer(p, end, enc & 0x0f, 0, &dummy);
 			if (!m)
-				return 0xff;
+				return false;
 			p += m;
-		} else
-			return 0xff;
+		} else if (*a != 'S' && *a != 'B')
+			return false;
 	}
-	return 0;
+	return c->insns <= end;
+}
+
+/* The FDE pointer encoding of the CIE at cie ('R' in its augmentation). */
+static uint8_t cie_fde_encoding(const uint8_t *cie, const uint8_t *end)
+{
+	struct cie c;
+	return cie_parse(cie, end, &c) ? c.enc : 0xff;
+}
+
+/* Size of a pointer of encoding enc (0 if not handled). */
+static size_t enc_size(uint8_t enc)
+{
+	switch (enc & 0x0f) {
+	case 0x00: case 0x04: case 0x0c: return 8;
+	case 0x03: case 0x0b: return 4;
+	case 0x02: case 0x0a: return 2;
+	default: return 0;
+	}
+}
+
+/* Operands of the DWARF CFA opcodes below 0x30 ('u' uleb, 's' sleb, 'b' a
+ * uleb-sized block, '1'/'2'/'4'/'8' fixed bytes, 'a' an address of the
+ * FDE's encoding); NULL: unknown, the rest of the program is skipped. */
+static const char *const cfa_operands[0x30] = {
+	[0x00] = "", [0x01] = "a", [0x02] = "1", [0x03] = "2", [0x04] = "4",
+	[0x05] = "uu", [0x06] = "u", [0x07] = "u", [0x08] = "u", [0x09] = "uu",
+	[0x0a] = "", [0x0b] = "", [0x0c] = "uu", [0x0d] = "u", [0x0e] = "u",
+	[0x0f] = "b", [0x10] = "ub", [0x11] = "us", [0x12] = "us", [0x13] = "s",
+	[0x14] = "uu", [0x15] = "us", [0x16] = "ub", [0x1d] = "8",
+	[0x2d] = "", [0x2e] = "u", [0x2f] = "uu",
+};
+
+/* Adds the address of every DW_CFA_GNU_window_save (= AARCH64
+ * negate_ra_state) opcode of the CFA program [p, end) to md->nops; the
+ * program is at target address at. */
+static void cfa_scan(struct module *md, const uint8_t *p, const uint8_t *end, taddr_t at, uint8_t enc)
+{
+	const uint8_t *start = p;
+	while (p < end) {
+		uint8_t op = *p;
+		const char *ops = (op & 0xc0) == 0x80 ? "u" : (op & 0xc0) ? "" : cfa_operands[op & 0x3f];
+		if (!ops || (op < 0x40 && op >= 0x30))
+			return;
+		if (op == 0x2d) {
+			taddr_t *n = realloc(md->nops, (md->nnops + 1) * sizeof(*n));
+			if (!n)
+				return;
+			md->nops = n;
+			md->nops[md->nnops++] = at + (taddr_t)(p - start);
+		}
+		p++;
+		for (; *ops && p <= end; ops++) {
+			uint64_t v;
+			size_t n;
+			switch (*ops) {
+			case 'u': case 's':
+				if (!(n = uleb(p, end, &v)))
+					return;
+				p += n;
+				break;
+			case 'b':
+				if (!(n = uleb(p, end, &v)) || v > (uint64_t)(end - p))
+					return;
+				p += n + v;
+				break;
+			case 'a':
+				if (!enc_size(enc))
+					return;
+				p += enc_size(enc);
+				break;
+			default:
+				p += *ops - '0';
+			}
+		}
+	}
+}
+
+/* Collects the negate_ra_state opcodes of an .eh_frame (buf, read from sec)
+ * into md->nops, sorted, for cfi_patch. */
+static void cfi_nops(struct module *md, const uint8_t *buf, size_t size, taddr_t sec)
+{
+	const uint8_t *end = buf + size;
+	for (const uint8_t *p = buf; p + 8 <= end;) {
+		uint32_t len, id;
+		memcpy(&len, p, 4);
+		if (len == 0 || len == 0xffffffff || p + 4 + len > end)
+			break;
+		memcpy(&id, p + 4, 4);
+		struct cie c;
+		if (id == 0) {
+			if (cie_parse(p, end, &c))
+				cfa_scan(md, c.insns, c.end, sec + (taddr_t)(c.insns - buf), c.enc);
+		} else if (id <= (uint32_t)(p + 4 - buf) && cie_parse(p + 4 - id, end, &c) && c.enc != 0xff &&
+			   enc_size(c.enc)) {
+			const uint8_t *q = p + 8 + 2 * enc_size(c.enc);	/* pc_begin, pc_range */
+			uint64_t v;
+			size_t n = 0;
+			if (c.aug_z && q < p + 4 + len && (n = uleb(q, p + 4 + len, &v)))
+				q += n + v;
+			if (!c.aug_z || n)
+				cfa_scan(md, q, p + 4 + len, sec + (taddr_t)(q - buf), c.enc);
+		}
+		p += 4 + len;
+	}
+	/* CIEs and FDEs are visited in address order: already sorted. */
 }
 
 /* Orders built table entries by start address. */
@@ -228,22 +386,19 @@ static int cmp_entry(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* For an object without .eh_frame_hdr (glibc's static executables), builds
- * the binary-search table that header would hold from its .eh_frame: the
- * section is found in the file, read from the target, and each FDE's start
- * address decoded. Without it, stacks would stop at the first frame. */
-static void build_table(struct unwinder *u, struct module *md, const char *path, taddr_t bias, taddr_t base)
+/* Finds the .eh_frame section of the object at path (loaded with bias);
+ * returns its address in the target and sets *size, or returns 0. */
+static taddr_t eh_frame_section(struct unwinder *u, const char *path, taddr_t bias, uint64_t *size)
 {
 	char file[4200];
 	snprintf(file, sizeof(file), "/proc/%d/root%s", u->t->pid, path);
 	int fd = open(file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return;
+		return 0;
 	elf_version(EV_CURRENT);
 	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	size_t shstrndx;
 	taddr_t sec = 0;
-	uint64_t size = 0;
 	Elf_Scn *scn = NULL;
 	while (elf && elf_getshdrstrndx(elf, &shstrndx) == 0 && (scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
@@ -251,18 +406,26 @@ static void build_table(struct unwinder *u, struct module *md, const char *path,
 		if (gelf_getshdr(scn, &sh) && (name = elf_strptr(elf, shstrndx, sh.sh_name)) &&
 		    !strcmp(name, ".eh_frame")) {
 			sec = bias + sh.sh_addr;
-			size = sh.sh_size;
+			*size = sh.sh_size;
 			break;
 		}
 	}
 	if (elf)
 		elf_end(elf);
 	close(fd);
-	uint8_t *buf = size && size < (64 << 20) ? malloc(size) : NULL;
-	int32_t *t = buf ? malloc(size) : NULL;	/* at most one 8-byte entry per 8 bytes */
+	return sec;
+}
+
+/* For an object without .eh_frame_hdr (glibc's static executables), builds
+ * the binary-search table that header would hold from its .eh_frame (buf,
+ * read from sec): each FDE's start address decoded. Without it, stacks
+ * would stop at the first frame. */
+static void build_table(struct module *md, int index, const uint8_t *buf, size_t size, taddr_t sec, taddr_t base)
+{
+	int32_t *t = malloc(size);	/* at most one 8-byte entry per 8 bytes */
 	size_t n = 0;
-	if (!t || target_read(u->t, sec, buf, size) < 0)
-		goto out;
+	if (!t)
+		return;
 	const uint8_t *end = buf + size;
 	for (const uint8_t *p = buf; p + 8 <= end;) {
 		uint32_t len, id;
@@ -283,12 +446,14 @@ static void build_table(struct unwinder *u, struct module *md, const char *path,
 		}
 		p += 4 + len;
 	}
+	if (!n) {
+		free(t);
+		return;
+	}
 	qsort(t, n, 8, cmp_entry);
-	if (!n)
-		goto out;
 	md->table = t;
 	md->table_bytes = 8 * n;
-	md->table_addr = SYNTH_BASE + (taddr_t)(md - u->mod) * SYNTH_STEP;
+	md->table_addr = SYNTH_BASE + (taddr_t)index * SYNTH_STEP;
 	memset(&md->di, 0, sizeof(md->di));
 	md->di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
 	md->di.start_ip = md->lo;
@@ -297,9 +462,29 @@ static void build_table(struct unwinder *u, struct module *md, const char *path,
 	md->di.u.rti.table_data = md->table_addr;
 	md->di.u.rti.table_len = 8 * n / sizeof(unw_word_t);
 	md->ok = true;
-	t = NULL;
-out:
-	free(t);
+}
+
+/* Reads the .eh_frame of md's object from the target: builds the search
+ * table when the object has no .eh_frame_hdr (build_table), and collects
+ * its negate_ra_state opcodes where the arch has them (cfi_nops). */
+static void read_eh_frame(struct unwinder *u, struct module *md, const char *path, taddr_t bias,
+			  taddr_t base, bool need_table)
+{
+	uint64_t size = 0;
+	taddr_t sec = eh_frame_section(u, path, bias, &size);
+	uint8_t *buf = sec && size && size < (64 << 20) ? malloc(size) : NULL;
+	if (!buf || target_read(u->t, sec, buf, size) < 0) {
+		free(buf);
+		return;
+	}
+	if (arch_cfi_ra_state) {
+		cfi_nops(md, buf, size, sec);
+		for (int i = 0; md->nnops && i < NPAGES; i++)	/* cached before the patch */
+			if (u->pages[i].addr + PAGE > sec && u->pages[i].addr < sec + size)
+				u->pages[i].addr = 0;
+	}
+	if (need_table)
+		build_table(md, (int)(md - u->mod), buf, size, sec, base);
 	free(buf);
 }
 
@@ -338,10 +523,10 @@ static void load_eh_frame_hdr(struct unwinder *u, struct module *md)
 	}
 	if (!have_bias)
 		return;
-	if (!hdr) {
-		build_table(u, md, text->path, bias, base);
+	if (!hdr || arch_cfi_ra_state)
+		read_eh_frame(u, md, text->path, bias, base, !hdr);
+	if (!hdr)
 		return;
-	}
 	hdr += bias;
 	/* version 1, eh_frame_ptr pcrel|sdata4, fde_count udata4, table datarel|sdata4:
 	 * what every toolchain emits; anything else is left to the fallback. */
@@ -499,6 +684,16 @@ void unwind_set_stack(struct unwinder *u, taddr_t sp, const void *data, size_t l
 	u->stack_given = len > 0;
 }
 
+/* arch_regs_from_unw's source: a register of the cursor's frame. */
+static int cursor_reg(void *cursor, int unw_regnum, uint64_t *val)
+{
+	unw_word_t v;
+	if (unw_get_reg(cursor, unw_regnum, &v) < 0)
+		return -1;
+	*val = v;
+	return 0;
+}
+
 int unwind_stack(struct unwinder *u, const struct arch_regs *caller, taddr_t *frames, int max)
 {
 	unw_cursor_t c;
@@ -514,7 +709,18 @@ int unwind_stack(struct unwinder *u, const struct arch_regs *caller, taddr_t *fr
 		unw_word_t ip;
 		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0)
 			break;
-		frames[n++] = ip;
+		taddr_t pc = arch_strip_pc(ip);
+		frames[n++] = pc;
+		if (pc != ip) {
+			/* A signed return address: libunwind would look it up as it is,
+			 * so the unwind goes on from a new cursor at the stripped one. */
+			memset(&u->frame_regs, 0, sizeof(u->frame_regs));
+			arch_regs_from_unw(&u->frame_regs, cursor_reg, &c);
+			arch_set_pc(&u->frame_regs, pc);
+			u->regs = &u->frame_regs;
+			if (unw_init_remote(&c, u->as, u) < 0)
+				break;
+		}
 	}
 	u->stack_lo = u->stack_hi = 0;
 	return n;
@@ -536,8 +742,10 @@ void unwind_free(struct unwinder *u)
 		unw_destroy_addr_space(u->as);
 	if (u->maps_ok)
 		maps_free(&u->maps);
-	for (int i = 0; i < u->nmod; i++)
+	for (int i = 0; i < u->nmod; i++) {
 		free(u->mod[i].table);
+		free(u->mod[i].nops);
+	}
 	free(u->pages);
 	free(u);
 }

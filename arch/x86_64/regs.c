@@ -58,6 +58,28 @@ int arch_unw_reg(const struct arch_regs *r, int n, uint64_t *val)
 /* Whether n is the instruction pointer in libunwind's numbering. */
 bool arch_unw_is_pc(int n) { return n == UNW_X86_64_RIP; }
 
+/* x86-64 has no pointer authentication. */
+const bool arch_cfi_ra_state = false;
+/* The identity: nothing to strip. */
+taddr_t arch_strip_pc(taddr_t pc) { return pc; }
+
+/* The SysV callee-saved registers, rsp and rip from get. */
+void arch_regs_from_unw(struct arch_regs *r, int (*get)(void *ctx, int unw_regnum, uint64_t *val),
+			void *ctx)
+{
+	struct { int n; unsigned long long *v; } m[] = {
+		{ UNW_X86_64_RBX, &r->r.rbx }, { UNW_X86_64_RBP, &r->r.rbp },
+		{ UNW_X86_64_R12, &r->r.r12 }, { UNW_X86_64_R13, &r->r.r13 },
+		{ UNW_X86_64_R14, &r->r.r14 }, { UNW_X86_64_R15, &r->r.r15 },
+		{ UNW_X86_64_RSP, &r->r.rsp }, { UNW_X86_64_RIP, &r->r.rip },
+	};
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		uint64_t v;
+		if (get(ctx, m[i].n, &v) == 0)
+			*m[i].v = v;
+	}
+}
+
 const uint8_t arch_syscall_insn[] = { 0x0f, 0x05 };	/* syscall */
 const size_t arch_syscall_insn_len = sizeof(arch_syscall_insn);
 const size_t arch_insn_align = 1;
