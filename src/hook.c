@@ -257,6 +257,11 @@ int hook_install(struct target *t, struct hooks *hk, const struct finder_result 
 			h->fsize = 0;	/* unhooked: its calls into malloc are the outermost */
 		if (h->how != HOW_NONE && target_write(t, h->tramp, h->rel.code, h->rel.code_len) < 0)
 			goto fail_write;
+		uint8_t pads[8];
+		if (h->how != HOW_NONE && o->pad && h->rel.skip &&
+		    (h->rel.skip > sizeof(pads) || target_read(t, h->entry, pads, h->rel.skip) < 0 ||
+		     target_write(t, hk->region + o->pad + sizeof(pads) - h->rel.skip, pads, h->rel.skip) < 0))
+			goto fail_write;
 	}
 	/* Only now make the code executable (and no longer writable). */
 	long r = remote(t, th, insn, SYS_mprotect, hk->region, RG_CODE_SIZE, PROT_READ | PROT_EXEC, 0);

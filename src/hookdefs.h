@@ -38,6 +38,12 @@ struct arch_hook_offsets {
 	uint32_t tramp;       /* its trampoline slot (RG_TRAMP_SLOT bytes) */
 	uint32_t trap_alloc;  /* the breakpoint after an allocation, or 0 */
 	uint32_t trap_free;   /* the breakpoint before a free, or 0 */
+	uint32_t pad;         /* 8 bytes before a branch to the trampoline, or 0:
+			       * where the landing pads left at the entry (bti c,
+			       * paciasp: reloc.skip) are copied, right-aligned, for
+			       * the sampled path to call, so that the original's
+			       * epilogue authenticates a return address signed as
+			       * its prologue meant */
 };
 
 #endif

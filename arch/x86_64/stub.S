@@ -460,10 +460,11 @@ lt_image_end:
 arch_image_size:
 	.long	lt_image_end - lt_image
 
-/* In enum hook_kind order: stub, trampoline, allocation trap, free trap. */
+/* In enum hook_kind order: stub, trampoline, allocation trap, free trap,
+ * and no landing-pad copy (endbr64 needs none: SAMPLED calls the trampoline). */
 .macro OFFS name, alloc, free
 	.long	lt_stub_\name - lt_image, lt_tramp_\name - lt_image
-	.long	\alloc, \free
+	.long	\alloc, \free, 0
 .endm
 	.globl	arch_image_hooks
 arch_image_hooks:
