@@ -20,11 +20,14 @@ ALLOCTGT := $(addprefix $(B)/targets/alloc_basic_,static musl musl_static $(ALLO
             $(addprefix $(B)/targets/alloc_cxx_,static $(ALLOCS)) \
             $(addprefix $(B)/targets/,libplug_new_a.so libplug_new_b.so libplug_malloc.so)
 UNITS    := $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/*.c tests/unit/$(ARCH)/*.c))
+# The aarch64 relocator is pure data transformation: tested on any host.
+UNITS    += $(B)/unit/host/test_relocate_aarch64
 # libFuzzer targets: clang builds them with every source but main.c instrumented.
 FUZZERS  := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/*.c))
 LIBSRCS  := $(filter-out src/main.c,$(SRCS))
 # Targets keep every named frame: no inlining of noinline functions, no tail calls.
-TFLAGS   := -O2 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -pthread
+TFLAGS   ?= -O2 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -pthread
+MUSLCC   ?= musl-gcc
 
 all: leaktrap
 leaktrap: $(OBJS)
@@ -44,9 +47,9 @@ $(B)/targets/libplug_%.so: tests/targets/plugins/plug_%.c
 $(B)/targets/%_jemalloc_static: tests/targets/%.c
 	@mkdir -p $(@D) && $(CC) $(TFLAGS) -o $@ $< -l:libjemalloc_pic.a -lm
 $(B)/targets/%_musl: tests/targets/%.c
-	@mkdir -p $(@D) && musl-gcc $(TFLAGS) -o $@ $<
+	@mkdir -p $(@D) && $(MUSLCC) $(TFLAGS) -o $@ $<
 $(B)/targets/%_musl_static: tests/targets/%.c
-	@mkdir -p $(@D) && musl-gcc $(TFLAGS) -static -o $@ $<
+	@mkdir -p $(@D) && $(MUSLCC) $(TFLAGS) -static -o $@ $<
 define alloc_rule
 $(B)/targets/%_$(1): tests/targets/%.c
 	@mkdir -p $$(@D) && $$(CC) $$(TFLAGS) -o $$@ $$< -l$(1)
@@ -60,11 +63,17 @@ $(B)/targets/%: tests/targets/%.cc
 	@mkdir -p $(@D) && $(CXX) $(TFLAGS) -o $@ $<
 $(B)/unit/%: tests/unit/%.c $(LIBOBJS)
 	@mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDLIBS)
+# tests/unit/host/arch_regs.h stands in for arch/$(ARCH)/arch_regs.h, so it comes first.
+$(B)/unit/host/test_relocate_aarch64: tests/unit/host/test_relocate_aarch64.c arch/aarch64/relocate.c arch/arch.h tests/unit/host/arch_regs.h
+	@mkdir -p $(@D) && $(CC) -Itests/unit/host -Iarch/aarch64 $(CPPFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) -lelf -lcapstone
 
 $(B)/fuzz/%: tests/fuzz/%.c $(LIBSRCS) $(HDRS)
 	@mkdir -p $(@D) && clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -o $@ $< $(LIBSRCS) $(LDLIBS)
 
 tests: leaktrap $(TARGETS) $(STATICS) $(ALLOCTGT) $(UNITS) $(FUZZERS)
+# What the arm64 VM suite runs (scripts/arm64-suite.sh cross-builds it): all
+# but the libFuzzer binaries.
+cross-tests: leaktrap $(TARGETS) $(STATICS) $(ALLOCTGT) $(UNITS)
 deps:
 	scripts/deps.sh
 check: deps
@@ -75,4 +84,4 @@ bench: deps
 	$(MAKE) tests && scripts/bench.sh
 clean:
 	rm -rf $(B) leaktrap
-.PHONY: all tests deps check demo bench clean
+.PHONY: all tests cross-tests deps check demo bench clean

@@ -10,5 +10,5 @@
 . "$(dirname "$0")/alloc_lib.bash"
 ALLOC_HOOKS=("operator new" jmp "operator new(align)" jmp "operator delete(sized)" jmp)
 alloc_session alloc_cxx_jemalloc alloc_cxx.cc jemalloc /libjemalloc.so.2
-alloc_session alloc_cxx alloc_cxx.cc jemalloc /libjemalloc.so.2 /usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+alloc_session alloc_cxx alloc_cxx.cc jemalloc /libjemalloc.so.2 /usr/lib/$(uname -m)-linux-gnu/libjemalloc.so.2
 finish

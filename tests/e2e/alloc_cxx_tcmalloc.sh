@@ -10,5 +10,5 @@
 . "$(dirname "$0")/alloc_lib.bash"
 ALLOC_HOOKS=("operator new" jmp "operator new(align)" jmp "operator delete(sized)" jmp)
 alloc_session alloc_cxx_tcmalloc alloc_cxx.cc tcmalloc /libtcmalloc.so.4
-alloc_session alloc_cxx alloc_cxx.cc tcmalloc /libtcmalloc.so.4 /usr/lib/x86_64-linux-gnu/libtcmalloc.so.4
+alloc_session alloc_cxx alloc_cxx.cc tcmalloc /libtcmalloc.so.4 /usr/lib/$(uname -m)-linux-gnu/libtcmalloc.so.4
 finish

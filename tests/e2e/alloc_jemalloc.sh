@@ -14,7 +14,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/alloc_lib.bash"
 alloc_session alloc_basic_jemalloc alloc_basic.c jemalloc /libjemalloc.so.2
-alloc_session alloc_basic alloc_basic.c jemalloc /libjemalloc.so.2 /usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+alloc_session alloc_basic alloc_basic.c jemalloc /libjemalloc.so.2 /usr/lib/$(uname -m)-linux-gnu/libjemalloc.so.2
 ALLOC_HOOKS=(reallocarray "not hooked" pvalloc "not hooked")
 alloc_session alloc_basic_jemalloc_static alloc_basic.c jemalloc alloc_basic_jemalloc_static
 finish

@@ -10,5 +10,5 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/alloc_lib.bash"
 alloc_session alloc_basic_mimalloc alloc_basic.c mimalloc /libmimalloc.so.2
-alloc_session alloc_basic alloc_basic.c mimalloc /libmimalloc.so.2 /usr/lib/x86_64-linux-gnu/libmimalloc.so.2
+alloc_session alloc_basic alloc_basic.c mimalloc /libmimalloc.so.2 /usr/lib/$(uname -m)-linux-gnu/libmimalloc.so.2
 finish

@@ -10,6 +10,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/alloc_lib.bash"
 ALLOC_NO_LIBC_CFI="strdup:leak_strdup getdelim:leak_getline fdopen:leak_fopen"
-alloc_session alloc_basic_musl alloc_basic.c musl /ld-musl-x86_64.so.1
+alloc_session alloc_basic_musl alloc_basic.c musl "/ld-musl-$(uname -m).so.1"
 alloc_session alloc_basic_musl_static alloc_basic.c musl alloc_basic_musl_static
 finish

@@ -10,5 +10,5 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/alloc_lib.bash"
 alloc_session alloc_basic_tcmalloc alloc_basic.c tcmalloc /libtcmalloc.so.4
-alloc_session alloc_basic alloc_basic.c tcmalloc /libtcmalloc.so.4 /usr/lib/x86_64-linux-gnu/libtcmalloc.so.4
+alloc_session alloc_basic alloc_basic.c tcmalloc /libtcmalloc.so.4 /usr/lib/$(uname -m)-linux-gnu/libtcmalloc.so.4
 finish
