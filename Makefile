@@ -64,7 +64,8 @@ $(B)/targets/%: tests/targets/%.cc
 $(B)/unit/%: tests/unit/%.c $(LIBOBJS)
 	@mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDLIBS)
 # tests/unit/host/arch_regs.h stands in for arch/$(ARCH)/arch_regs.h, so it comes first.
-$(B)/unit/host/test_relocate_aarch64: tests/unit/host/test_relocate_aarch64.c arch/aarch64/relocate.c arch/arch.h tests/unit/host/arch_regs.h
+$(B)/unit/host/test_relocate_aarch64: tests/unit/host/test_relocate_aarch64.c arch/aarch64/relocate.c \
+                                      arch/arch.h src/types.h src/hookdefs.h tests/unit/host/arch_regs.h
 	@mkdir -p $(@D) && $(CC) -Itests/unit/host -Iarch/aarch64 $(CPPFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) -lelf -lcapstone
 
 $(B)/fuzz/%: tests/fuzz/%.c $(LIBSRCS) $(HDRS)
