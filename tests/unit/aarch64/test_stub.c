@@ -1,0 +1,704 @@
+/*
+ * test_stub: runs the real aarch64 stub image inside this process.
+ *
+ * The image is copied into an anonymous region laid out as in region.h; each
+ * trampoline slot jumps to a fake allocator of this file. The stubs are then
+ * called like the functions they stand in for, and their breakpoints are
+ * caught with a SIGTRAP handler that steps over the brk as the tracer does
+ * (a brk stops with the pc on itself), so that the test checks the contract
+ * the tracer relies on: the unsampled path never stops, the sampled path
+ * stops once after the original ran, with the frame arch_decode_alloc()
+ * expects, frees of addresses in the table clear their slot and are logged
+ * (or stop, when the log is full), and nothing stops while the active flag
+ * is clear.
+ *
+ * Then pointer authentication: a hooked function made by hand in the
+ * region, whose first instruction (paciasp, or pacibsp) stays in place
+ * before the patch and whose epilogue authenticates, is called through its
+ * stub on both paths. Its pad holds a copy of the landing pad, as
+ * hook_install() makes it. On a CPU with pointer authentication a forked
+ * child checks that the same sampled call with an empty pad dies: the test
+ * does exercise the signing.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "arch.h"
+#include "region.h"
+
+static int failures, checks;
+#define CHECK(cond, ...) do { checks++; if (cond) printf("ok %d - ", checks); \
+	else { failures++; printf("not ok %d - ", checks); } printf(__VA_ARGS__); printf("\n"); } while (0)
+
+#define BRK0 0xd4200000u
+
+static uint8_t *region;
+static size_t fake_last_size;
+static char fake_block[4096];
+
+/* The "originals" the trampolines lead to. */
+static void *fake_malloc(size_t n) { fake_last_size = n; return fake_block; }
+static void *fake_calloc(size_t n, size_t s) { fake_last_size = n * s; return fake_block + 16; }
+static void *fake_realloc(void *p, size_t n) { (void)p; fake_last_size = n; return fake_block + 32; }
+static int fake_posix_memalign(void **out, size_t a, size_t n) { (void)a; fake_last_size = n; *out = fake_block + 64; return 0; }
+static void *freed;
+static void fake_free(void *p) { freed = p; }
+
+/* What the SIGTRAP handler saw. */
+static int traps;
+static struct arch_regs trap_regs;
+static uint64_t trap_words[ARCH_TRAP_WORDS];
+static uint32_t trap_inflight;
+
+static void on_trap(int sig, siginfo_t *si, void *uc_)
+{
+	ucontext_t *uc = uc_;
+	mcontext_t *m = &uc->uc_mcontext;
+	struct user_pt_regs *r = &trap_regs.r;
+	uint32_t insn;
+	(void)sig; (void)si;
+	traps++;
+	memcpy(r->regs, m->regs, sizeof(r->regs));
+	r->sp = m->sp;
+	r->pc = m->pc;
+	r->pstate = m->pstate;
+	memcpy(trap_words, (void *)(uintptr_t)m->sp, sizeof(trap_words));
+	memcpy(&trap_inflight, region + RG_INFLIGHT, 4);
+	memcpy(&insn, (void *)(uintptr_t)m->pc, 4);
+	if (insn == BRK0)
+		m->pc += 4;	/* as the tracer does: the stub goes on after it */
+}
+
+static void flush(void *p, size_t n) { __builtin___clear_cache((char *)p, (char *)p + n); }
+
+static void put32(uint8_t *at, uint32_t insn) { memcpy(at, &insn, 4); }
+
+/* A b from at to to. */
+static uint32_t b_to(const uint8_t *at, const void *to)
+{
+	uint8_t w[4];
+	uint32_t insn;
+	if (arch_encode_branch(w, (taddr_t)(uintptr_t)at, (taddr_t)(uintptr_t)to) < 0)
+		abort();
+	memcpy(&insn, w, 4);
+	return insn;
+}
+
+/* Makes trampoline slot k an absolute jump (ldr x16, 8; br x16; .quad to). */
+static void slot_jump(int k, void *to)
+{
+	uint8_t *s = region + arch_image_hooks[k].tramp;
+	uint64_t a = (uint64_t)(uintptr_t)to;
+	put32(s, 0x58000050);		/* ldr x16, .+8 */
+	put32(s + 4, 0xd61f0200);	/* br x16 */
+	memcpy(s + 8, &a, 8);
+	flush(s, 16);
+}
+
+/* Sets every countdown to left, and every interval a stub may draw next to
+ * next (the draws table filled with one value). */
+static void set_countdowns(int64_t left, int64_t next)
+{
+	int64_t *draws = (int64_t *)(region + RG_DRAWS);
+	for (int i = 0; i < RG_NDRAWS; i++)
+		draws[i] = next;
+	for (int i = 0; i < RG_NSHARDS; i++) {
+		int64_t *sh = (int64_t *)(region + RG_SHARDS + (i << RG_SHARD_LOG));
+		sh[0] = left;
+		if (!sh[RG_SHARD_RNG / 8])
+			sh[RG_SHARD_RNG / 8] = 0x9E3779B97F4A7C15ull * (uint64_t)(i + 1);
+	}
+}
+
+static int64_t countdown_here(void)
+{
+	uint64_t sp = (uint64_t)(uintptr_t)__builtin_frame_address(0);
+	return *(int64_t *)(region + RG_SHARDS + (((sp >> RG_SHARD_SHIFT) & (RG_NSHARDS - 1)) << RG_SHARD_LOG));
+}
+
+static uint64_t *table_put(uint64_t addr)
+{
+	unsigned b = (unsigned)((addr * (uint64_t)RG_HASH_MUL) >> (64 - RG_TABLE_BITS));
+	uint64_t *bucket = (uint64_t *)(region + RG_TABLE + ((size_t)b << RG_BUCKET_LOG));
+	for (int i = 0; i < RG_BUCKET_SLOTS; i++)
+		if (!bucket[i]) { bucket[i] = addr; return &bucket[i]; }
+	return NULL;
+}
+
+/* Returns the table slot holding addr, or NULL. */
+static uint64_t *table_find(uint64_t addr)
+{
+	unsigned b = (unsigned)((addr * (uint64_t)RG_HASH_MUL) >> (64 - RG_TABLE_BITS));
+	uint64_t *bucket = (uint64_t *)(region + RG_TABLE + ((size_t)b << RG_BUCKET_LOG));
+	for (int i = 0; i < RG_BUCKET_SLOTS; i++)
+		if (bucket[i] == addr)
+			return &bucket[i];
+	return NULL;
+}
+
+static void set_active(uint32_t on) { memcpy(region + RG_ACTIVE, &on, 4); }
+
+static void set_mode(uint32_t agent, uint32_t pid)
+{
+	uint32_t mode_pid[2] = { agent, pid };
+	memcpy(region + RG_MODE, mode_pid, sizeof(mode_pid));
+}
+
+__attribute__((noinline)) static void *call_malloc(size_t n)
+{
+	void *(*f)(size_t) = (void *(*)(size_t))(region + arch_image_hooks[HK_MALLOC].stub);
+	void *p = f(n);
+	__asm__ volatile("" : : "r"(p) : "memory");
+	return p;
+}
+
+__attribute__((noinline)) static void call_free(void *p)
+{
+	void (*f)(void *) = (void (*)(void *))(region + arch_image_hooks[HK_FREE].stub);
+	f(p);
+	__asm__ volatile("" : : : "memory");
+}
+
+/* Whether a return address decoded from an event lies in call_malloc (or
+ * call_fn), right after its call. */
+static bool in_caller(uint64_t ra, void *fn)
+{
+	return ra > (uint64_t)(uintptr_t)fn && ra < (uint64_t)(uintptr_t)fn + 256;
+}
+
+/*
+ * A hooked malloc made by hand, in the free code space after the image:
+ *	fn+0	pac		(paciasp or pacibsp: left in place, as the relocator does)
+ *	fn+4	b lt_stub_malloc	(the patch over stp x29, x30, [sp, #-16]!)
+ *	fn+8	mov x29, sp		(the body)
+ *	fn+12	ldr x16, fn+32
+ *	fn+16	blr x16			(fake_malloc)
+ *	fn+20	ldp x29, x30, [sp], #16
+ *	fn+24	aut		(autiasp or autibsp)
+ *	fn+28	ret
+ *	fn+32	.quad fake_malloc
+ * and malloc's trampoline slot: stp x29, x30, [sp, #-16]!; b fn+8. The pad
+ * gets the pac instruction copied, right-aligned, when with_pad.
+ */
+static uint8_t *make_pac_malloc(size_t at, uint32_t pac, uint32_t aut, bool with_pad)
+{
+	uint8_t *fn = region + at, *slot = region + arch_image_hooks[HK_MALLOC].tramp;
+	uint8_t *pad = region + arch_image_hooks[HK_MALLOC].pad;
+	uint64_t target = (uint64_t)(uintptr_t)fake_malloc;
+	put32(fn, pac);
+	put32(fn + 4, b_to(fn + 4, region + arch_image_hooks[HK_MALLOC].stub));
+	put32(fn + 8, 0x910003fd);
+	put32(fn + 12, 0x58000000 | (5 << 5) | 16);	/* ldr x16, .+20 */
+	put32(fn + 16, 0xd63f0200);
+	put32(fn + 20, 0xa8c17bfd);
+	put32(fn + 24, aut);
+	put32(fn + 28, 0xd65f03c0);
+	memcpy(fn + 32, &target, 8);
+	put32(slot, 0xa9bf7bfd);
+	put32(slot + 4, b_to(slot + 4, fn + 8));
+	put32(pad, 0xd503201f);
+	put32(pad + 4, with_pad ? pac : 0xd503201f);
+	flush(fn, 40);
+	flush(slot, 8);
+	flush(pad, 8);
+	return fn;
+}
+
+__attribute__((noinline)) static void *call_fn(void *fn, size_t n)
+{
+	void *(*f)(size_t) = (void *(*)(size_t))fn;
+	void *p = f(n);
+	__asm__ volatile("" : : "r"(p) : "memory");
+	return p;
+}
+
+/* The sampled path through a hand-made signing entry, both engines. */
+static void test_pac(const char *key, uint32_t pac, uint32_t aut)
+{
+	uint8_t *fn = make_pac_malloc(arch_image_size + 256, pac, aut, true);
+	set_active(1);
+	set_mode(0, (uint32_t)getpid());
+	set_countdowns(1000, 5000);
+	traps = 0;
+	void *p = call_fn(fn, 100);
+	CHECK(p == fake_block && fake_last_size == 100 && traps == 0 && countdown_here() == 900,
+	      "%s entry: unsampled call returns through the original's autiasp", key);
+	p = call_fn(fn, 2000);
+	struct arch_event ev;
+	arch_decode_alloc(&trap_regs, trap_words, &ev);
+	CHECK(p == fake_block && fake_last_size == 2000 && traps == 1 && ev.size == 2000 &&
+	      in_caller(arch_pc(&ev.caller), (void *)call_fn),
+	      "%s entry: sampled call stops once, returns, and decodes the stripped return address", key);
+	uint64_t *rhead = (uint64_t *)(region + RG_RHEAD), *rtail = (uint64_t *)(region + RG_RTAIL);
+	*rhead = *rtail = 0;
+	set_mode(1, (uint32_t)getpid());
+	set_countdowns(1, 5000);
+	traps = 0;
+	p = call_fn(fn, 3000);
+	arch_decode_record(region + RG_RING, &ev);
+	CHECK(p == fake_block && traps == 0 && *rhead == 1 && ev.size == 3000 &&
+	      in_caller(arch_pc(&ev.caller), (void *)call_fn),
+	      "%s entry: agent record with the stripped return address", key);
+	uint64_t *tb = table_find((uint64_t)(uintptr_t)fake_block);
+	if (tb)
+		*tb = 0;
+	*rhead = *rtail = 0;
+	set_mode(0, (uint32_t)getpid());
+}
+
+int main(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_trap, .sa_flags = SA_SIGINFO };
+	sigaction(SIGTRAP, &sa, NULL);
+	/* shared: forked children below wait on, and write, the parent's rings */
+	region = mmap(NULL, RG_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (region == MAP_FAILED)
+		return 99;
+	CHECK(arch_image_size <= RG_CODE_SIZE - 512, "image (%u bytes) fits the code part", arch_image_size);
+	memcpy(region, arch_image, arch_image_size);
+	flush(region, arch_image_size);
+	for (int k = 0; k < HK_COUNT; k++) {
+		const struct arch_hook_offsets *o = &arch_image_hooks[k];
+		CHECK(o->stub < o->tramp && o->tramp + RG_TRAMP_SLOT <= arch_image_size &&
+		      (o->trap_alloc != 0) == hook_defs[k].allocates &&
+		      (o->trap_free != 0) == hook_defs[k].frees_arg0 &&
+		      (o->pad != 0) == hook_defs[k].allocates,
+		      "%s: offsets consistent with its definition", hook_defs[k].name);
+		if (o->trap_alloc)
+			CHECK(!memcmp(region + o->trap_alloc, arch_bkpt_insn, arch_bkpt_len),
+			      "%s: allocation trap is a breakpoint", hook_defs[k].name);
+		if (o->trap_free)
+			CHECK(!memcmp(region + o->trap_free, arch_bkpt_insn, arch_bkpt_len),
+			      "%s: free trap is a breakpoint", hook_defs[k].name);
+		if (o->pad) {
+			uint32_t w[3];
+			memcpy(w, region + o->pad, sizeof(w));
+			CHECK(w[0] == 0xd503201f && w[1] == 0xd503201f &&
+			      w[2] == b_to(region + o->pad + 8, region + o->tramp),
+			      "%s: pad is two nops and a branch to the trampoline", hook_defs[k].name);
+		}
+	}
+	slot_jump(HK_MALLOC, fake_malloc);
+	slot_jump(HK_CALLOC, fake_calloc);
+	slot_jump(HK_REALLOC, fake_realloc);
+	slot_jump(HK_POSIX_MEMALIGN, fake_posix_memalign);
+	slot_jump(HK_FREE, fake_free);
+
+	/* inactive: plain jumps, even when a countdown would run out */
+	set_countdowns(10, 1000);
+	void *p = call_malloc(100);
+	CHECK(p == fake_block && fake_last_size == 100 && traps == 0, "inactive malloc goes straight to the original");
+	CHECK(countdown_here() == 10, "inactive malloc leaves the countdown alone");
+
+	set_active(1);
+	set_countdowns(1000, 5000);
+	p = call_malloc(100);
+	CHECK(p == fake_block && traps == 0, "unsampled malloc: no stop");
+	CHECK(countdown_here() == 900, "unsampled malloc: countdown 1000 - 100 = %lld", (long long)countdown_here());
+
+	p = call_malloc(2000);
+	CHECK(p == fake_block && fake_last_size == 2000 && traps == 1, "sampled malloc: original ran, one stop");
+	CHECK(arch_bkpt_addr(arch_pc(&trap_regs)) == (uint64_t)(uintptr_t)region + arch_image_hooks[HK_MALLOC].trap_alloc,
+	      "sampled malloc stops at its allocation trap, with the pc on the brk");
+	struct arch_event ev;
+	arch_decode_alloc(&trap_regs, trap_words, &ev);
+	CHECK(ev.size == 2000 && ev.ret == (uint64_t)(uintptr_t)fake_block && ev.arg0 == 2000,
+	      "decoded size %llu, first argument and result", (unsigned long long)ev.size);
+	uint64_t ra = arch_pc(&ev.caller);
+	CHECK(in_caller(ra, (void *)call_malloc), "decoded return address lies in the caller");
+	CHECK(arch_sp(&ev.caller) == ev.shard_sp && (arch_sp(&ev.caller) & 15) == 0 &&
+	      arch_sp(&ev.caller) < (uint64_t)(uintptr_t)__builtin_frame_address(0) &&
+	      ev.caller.r.regs[29] != trap_regs.r.regs[29] && trap_regs.r.regs[29] == trap_regs.r.sp,
+	      "decoded sp is the caller's, x29 the caller's, not the stub's frame record");
+	CHECK(trap_inflight == 1, "the call is counted in flight during the stop");
+	uint32_t inflight;
+	memcpy(&inflight, region + RG_INFLIGHT, 4);
+	CHECK(inflight == 0, "and no longer after the return");
+	CHECK(countdown_here() == 5000, "countdown refreshed from the draws table");
+
+	/* the draw is picked by the shard's xorshift state: all 256 get used */
+	{
+		int64_t *draws = (int64_t *)(region + RG_DRAWS);
+		bool seen[RG_NDRAWS] = { false };
+		int distinct = 0;
+		for (int i = 0; i < RG_NDRAWS; i++)
+			draws[i] = 100000 + i;
+		for (int i = 0; i < 4000; i++) {
+			int64_t *sh = (int64_t *)(region + RG_SHARDS +
+				(((((uint64_t)(uintptr_t)__builtin_frame_address(0)) >> RG_SHARD_SHIFT) &
+				  (RG_NSHARDS - 1)) << RG_SHARD_LOG));
+			sh[0] = 1;
+			traps = 0;
+			call_malloc(8);
+			int64_t d = countdown_here() - 100000;
+			if (d >= 0 && d < RG_NDRAWS && !seen[d])
+				seen[d] = true, distinct++;
+		}
+		CHECK(distinct > 240, "4000 samples drew %d of the %d intervals", distinct, RG_NDRAWS);
+	}
+
+	/* calloc counts n * size */
+	set_countdowns(1000, 5000);
+	traps = 0;
+	void *(*cf)(size_t, size_t) = (void *(*)(size_t, size_t))(region + arch_image_hooks[HK_CALLOC].stub);
+	p = cf(10, 50);
+	CHECK(p == fake_block + 16 && traps == 0 && countdown_here() == 500, "calloc(10, 50) counts 500 bytes");
+	p = cf(10, 60);
+	arch_decode_alloc(&trap_regs, trap_words, &ev);
+	CHECK(traps == 1 && ev.size == 600 && ev.arg0 == 10, "calloc sampled with size 600");
+
+	/* posix_memalign: the block comes back through *arg0 */
+	set_countdowns(1, 5000);
+	traps = 0;
+	void *out = NULL;
+	int (*pm)(void **, size_t, size_t) = (int (*)(void **, size_t, size_t))(region + arch_image_hooks[HK_POSIX_MEMALIGN].stub);
+	int rc = pm(&out, 64, 128);
+	arch_decode_alloc(&trap_regs, trap_words, &ev);
+	CHECK(rc == 0 && out == fake_block + 64 && traps == 1 && ev.size == 128 &&
+	      ev.arg0 == (uint64_t)(uintptr_t)&out, "posix_memalign sampled: size from arg 2, memptr in arg0");
+
+	/* free: stops only for sampled addresses, before the original */
+	traps = 0;
+	void (*ff)(void *) = (void (*)(void *))(region + arch_image_hooks[HK_FREE].stub);
+	ff(fake_block + 100);
+	CHECK(traps == 0 && freed == fake_block + 100, "free of an unsampled address: no stop");
+	ff(NULL);
+	CHECK(traps == 0 && freed == NULL, "free(NULL): no stop");
+	uint64_t *flog = (uint64_t *)(region + RG_FLOG), *fhead = (uint64_t *)(region + RG_FHEAD);
+	uint64_t *ftail = (uint64_t *)(region + RG_FTAIL);
+	uint64_t *slot = table_put((uint64_t)(uintptr_t)(fake_block + 200));
+	ff(fake_block + 200);
+	CHECK(traps == 0 && freed == fake_block + 200, "free of a sampled address: no stop, original ran");
+	CHECK(*slot == 0, "its table slot is cleared");
+	CHECK(*fhead == 1 && flog[0] == (uint64_t)(uintptr_t)(fake_block + 200) && flog[1] == 0, "and the address is logged");
+
+	/* a hit in a later slot clears that slot, not its neighbours */
+	uint64_t keep = (uint64_t)(uintptr_t)(fake_block + 512);
+	uint64_t *s0 = table_put(keep), *s1;
+	for (int i = 0; i < 1 << 20; i++) {	/* another address in the same bucket */
+		uint64_t a = (uint64_t)(uintptr_t)fake_block + 16 * (uint64_t)i;
+		if (a != keep && (a * (uint64_t)RG_HASH_MUL) >> (64 - RG_TABLE_BITS) ==
+				 (keep * (uint64_t)RG_HASH_MUL) >> (64 - RG_TABLE_BITS)) {
+			s1 = table_put(a);
+			ff((void *)(uintptr_t)a);
+			CHECK(s1 == s0 + 1 && *s1 == 0 && *s0 == keep && traps == 0,
+			      "freeing the address in slot 1 clears slot 1 and keeps slot 0");
+			break;
+		}
+	}
+	*s0 = 0;
+	*ftail = *fhead;
+	/* and the last slot of a full bucket is found too */
+	uint64_t *last = NULL, base = (uint64_t)(uintptr_t)(fake_block + 1024);
+	unsigned nb = 0;
+	for (uint64_t i = 0; i < (1u << 24) && nb < RG_BUCKET_SLOTS; i++) {
+		uint64_t a = base + 16 * i;
+		if ((a * (uint64_t)RG_HASH_MUL) >> (64 - RG_TABLE_BITS) ==
+		    (base * (uint64_t)RG_HASH_MUL) >> (64 - RG_TABLE_BITS)) {
+			last = table_put(a);
+			nb++;
+		}
+	}
+	if (last) {
+		uint64_t a = *last;
+		ff((void *)(uintptr_t)a);
+		CHECK(nb == RG_BUCKET_SLOTS && *last == 0 && freed == (void *)(uintptr_t)a && traps == 0,
+		      "the address in the last slot of a full bucket is found and cleared");
+		for (uint64_t *q = last - (RG_BUCKET_SLOTS - 1); q < last; q++)
+			*q = 0;
+	}
+	*ftail = *fhead;
+
+	/* a full log: the stub stops instead */
+	*fhead = RG_FLOG_N + 1;
+	*ftail = 1;
+	slot = table_put((uint64_t)(uintptr_t)(fake_block + 208));
+	call_free(fake_block + 208);
+	arch_decode_free(&trap_regs, trap_words, &ev);
+	CHECK(traps == 1 && freed == fake_block + 208 && ev.arg0 == (uint64_t)(uintptr_t)(fake_block + 208) &&
+	      *fhead == RG_FLOG_N + 1, "full log: the free stops once with the pointer, nothing logged");
+	CHECK(arch_bkpt_addr(arch_pc(&trap_regs)) == (uint64_t)(uintptr_t)region + arch_image_hooks[HK_FREE].trap_free,
+	      "at the free trap");
+	CHECK(in_caller(arch_pc(&ev.caller), (void *)call_free),
+	      "the free trap decodes a return address into the caller");
+	CHECK(arch_sp(&ev.caller) == trap_regs.r.sp && ev.shard_sp == trap_regs.r.sp,
+	      "and its sp, as at the entry");
+	*ftail = *fhead;
+
+	/* realloc of a sampled pointer: logged as a free, then an allocation stop */
+	traps = 0;
+	set_countdowns(1, 5000);
+	slot = table_put((uint64_t)(uintptr_t)(fake_block + 300));
+	void *(*rf)(void *, size_t) = (void *(*)(void *, size_t))(region + arch_image_hooks[HK_REALLOC].stub);
+	p = rf(fake_block + 300, 777);
+	arch_decode_alloc(&trap_regs, trap_words, &ev);
+	CHECK(p == fake_block + 32 && traps == 1 && ev.size == 777 && *slot == 0 &&
+	      flog[2 * ((*fhead - 1) % RG_FLOG_N)] == (uint64_t)(uintptr_t)(fake_block + 300),
+	      "realloc: old block logged as freed, then one allocation stop");
+	*ftail = *fhead;
+
+	/* agent engine: the event goes to the ring, nothing stops */
+	{
+		uint64_t *rhead = (uint64_t *)(region + RG_RHEAD), *rtail = (uint64_t *)(region + RG_RTAIL);
+		uint8_t *slot0 = region + RG_RING;
+		set_mode(1, (uint32_t)getpid());
+		traps = 0;
+		set_countdowns(1, 5000);
+		p = call_malloc(3000);
+		struct arch_event rv;
+		uint64_t seq, copied, rregs[RS_NREGS];
+		uint32_t kind, tid;
+		memcpy(&seq, slot0 + RS_SEQ, 8);
+		memcpy(&kind, slot0 + RS_KIND, 4);
+		memcpy(&tid, slot0 + RS_TID, 4);
+		memcpy(&copied, slot0 + RS_COPIED, 8);
+		memcpy(rregs, slot0 + RS_REGS, sizeof(rregs));
+		arch_decode_record(slot0, &rv);
+		ra = arch_pc(&rv.caller);
+		CHECK(p == fake_block && traps == 0 && *rhead == 1 && seq == 1, "agent: sampled malloc "
+		      "writes ring slot 0 (seq %llu) and does not stop", (unsigned long long)seq);
+		CHECK(kind == HK_MALLOC && rv.size == 3000 && rv.ret == (uint64_t)(uintptr_t)fake_block &&
+		      tid == (uint32_t)gettid(), "agent: kind, size, result and thread recorded");
+		CHECK(in_caller(ra, (void *)call_malloc), "agent: the return address lies in the caller");
+		CHECK(copied > 0 && copied <= RG_STACK_COPY && (arch_sp(&rv.caller) & 15) == 0 &&
+		      arch_sp(&rv.caller) < (uint64_t)(uintptr_t)__builtin_frame_address(0) &&
+		      arch_sp(&rv.caller) > (uint64_t)(uintptr_t)__builtin_frame_address(0) - 4096,
+		      "agent: %llu bytes of stack copied from the caller's sp", (unsigned long long)copied);
+		/* the outer frames, near the top of the copy, have not changed since */
+		CHECK(copied >= 64 && !memcmp(slot0 + RS_STACK + copied - 64,
+					      (void *)(uintptr_t)(arch_sp(&rv.caller) + copied - 64), 64) &&
+		      rregs[11] == ra && rregs[10] != 0,
+		      "agent: the copy is the caller's stack; RS_REGS ends with x29 and x30 = the return address");
+		memcpy(&inflight, region + RG_INFLIGHT, 4);
+		CHECK(inflight == 0, "agent: nothing left in flight");
+		uint64_t *tb = table_find((uint64_t)(uintptr_t)fake_block);
+		CHECK(tb != NULL, "agent: the block is in the sampled table");
+		uint64_t fh = *fhead;
+		ff(fake_block);
+		CHECK(tb && *tb == 0 && *fhead == fh + 1 &&
+		      flog[2 * (fh % RG_FLOG_N)] == (uint64_t)(uintptr_t)fake_block &&
+		      flog[2 * (fh % RG_FLOG_N) + 1] == *rhead,
+		      "agent: freeing it logs the address with the ring head (%llu)", (unsigned long long)*rhead);
+		*ftail = *fhead;
+
+		/* a second sample of the same block is not put in the table twice */
+		set_countdowns(1, 5000);
+		call_malloc(40);
+		set_countdowns(1, 5000);
+		call_malloc(40);
+		unsigned copies = 0;
+		{
+			uint64_t a = (uint64_t)(uintptr_t)fake_block;
+			unsigned b = (unsigned)((a * (uint64_t)RG_HASH_MUL) >> (64 - RG_TABLE_BITS));
+			uint64_t *bucket = (uint64_t *)(region + RG_TABLE + ((size_t)b << RG_BUCKET_LOG));
+			for (int i = 0; i < RG_BUCKET_SLOTS; i++)
+				if (bucket[i] == a)
+					copies++, bucket[i] = 0;
+		}
+		CHECK(*rhead == 3 && copies == 1, "agent: two records of one block, one table entry");
+		*rhead = *rtail = 0;
+
+		out = NULL;
+		set_countdowns(1, 5000);
+		rc = pm(&out, 64, 256);
+		arch_decode_record(slot0, &rv);
+		CHECK(rc == 0 && *rhead == 1 && rv.ret == (uint64_t)(uintptr_t)(fake_block + 64) && rv.size == 256,
+		      "agent: posix_memalign records the block itself");
+		tb = table_find((uint64_t)(uintptr_t)(fake_block + 64));
+		if (tb)
+			*tb = 0;
+
+		/* a full bucket: recorded, marked untracked */
+		{
+			uint64_t a = (uint64_t)(uintptr_t)fake_block;
+			unsigned b = (unsigned)((a * (uint64_t)RG_HASH_MUL) >> (64 - RG_TABLE_BITS));
+			uint64_t *bucket = (uint64_t *)(region + RG_TABLE + ((size_t)b << RG_BUCKET_LOG));
+			for (int i = 0; i < RG_BUCKET_SLOTS; i++)
+				bucket[i] = 0x1000 + 16 * (uint64_t)i;
+			*rhead = *rtail = 0;
+			set_countdowns(1, 5000);
+			call_malloc(50);
+			memcpy(&kind, slot0 + RS_KIND, 4);
+			CHECK(kind == (HK_MALLOC | RK_UNTRACKED) && *rhead == 1,
+			      "agent: a full bucket marks the record untracked");
+			memset(bucket, 0, RG_BUCKET_SLOTS * 8);
+		}
+
+		/* a full ring drops and counts, never waits or stops */
+		*rtail = 0;
+		*rhead = RG_RING_N;
+		set_countdowns(1, 5000);
+		p = call_malloc(10);
+		uint64_t drops;
+		memcpy(&drops, region + RG_RDROPS, 8);
+		CHECK(p == fake_block && traps == 0 && *rhead == RG_RING_N && drops == 1,
+		      "agent: a full ring drops the event and counts it");
+		/* with WAITFULL and a live reader (BEAT ahead) it waits for room
+		 * instead: a child (the region is shared) waits until the parent,
+		 * as the reader would, moves RTAIL; a reader gone quiet (BEAT
+		 * passed) gets a drop */
+		{
+			uint32_t one = 1;
+			uint64_t beat = arch_counter() - 1;
+			memcpy(region + RG_WAITFULL, &one, 4);
+			memcpy(region + RG_BEAT, &beat, 8);
+			set_countdowns(1, 5000);
+			call_malloc(10);
+			memcpy(&drops, region + RG_RDROPS, 8);
+			CHECK(drops == 2 && *rhead == RG_RING_N, "agent: WAITFULL past the beat: a drop");
+			beat = arch_counter() + 1000000000000ull;
+			memcpy(region + RG_BEAT, &beat, 8);
+			pid_t kid = fork();
+			if (kid == 0) {
+				alarm(60);
+				set_mode(1, (uint32_t)getpid());
+				set_countdowns(1, 5000);
+				call_malloc(10);
+				_exit(0);
+			}
+			usleep(300000);
+			int st = 0;
+			bool waiting = kid > 0 && waitpid(kid, &st, WNOHANG) == 0 && *rhead == RG_RING_N;
+			*rtail = 1;
+			waitpid(kid, &st, 0);
+			memcpy(&drops, region + RG_RDROPS, 8);
+			CHECK(waiting && WIFEXITED(st) && WEXITSTATUS(st) == 0 && *rhead == RG_RING_N + 1 &&
+			      drops == 2, "agent: WAITFULL with a live reader waits for room, then records");
+			uint64_t *left = table_find((uint64_t)(uintptr_t)fake_block);
+			if (left)
+				*left = 0;
+			/* the same for a full free log */
+			*fhead = RG_FLOG_N + 7;
+			*ftail = 7;
+			slot = table_put((uint64_t)(uintptr_t)(fake_block + 232));
+			kid = fork();
+			if (kid == 0) {
+				alarm(60);
+				ff(fake_block + 232);
+				_exit(freed == fake_block + 232 ? 0 : 1);
+			}
+			usleep(300000);
+			waiting = kid > 0 && waitpid(kid, &st, WNOHANG) == 0 && *fhead == RG_FLOG_N + 7;
+			*ftail = 8;
+			waitpid(kid, &st, 0);
+			memcpy(&drops, region + RG_FDROPS, 8);
+			CHECK(waiting && WIFEXITED(st) && WEXITSTATUS(st) == 0 && *fhead == RG_FLOG_N + 8 &&
+			      *slot == 0 && flog[2 * ((RG_FLOG_N + 7) % RG_FLOG_N)] == (uint64_t)(uintptr_t)(fake_block + 232) &&
+			      drops == 0, "agent: WAITFULL with a live reader waits for room in the free log, then logs");
+			*ftail = *fhead;
+			one = 0;
+			memcpy(region + RG_WAITFULL, &one, 4);
+		}
+		/* a fork child's copy (another pid) records nothing */
+		*rhead = *rtail = 0;
+		set_mode(1, (uint32_t)getpid() + 1);
+		set_countdowns(1, 5000);
+		call_malloc(10);
+		CHECK(*rhead == 0 && traps == 0, "agent: another process's copy records nothing");
+		set_mode(1, (uint32_t)getpid());
+		/* a full free log drops and counts instead of stopping */
+		*fhead = RG_FLOG_N + 5;
+		*ftail = 5;
+		slot = table_put((uint64_t)(uintptr_t)(fake_block + 216));
+		ff(fake_block + 216);
+		memcpy(&drops, region + RG_FDROPS, 8);
+		CHECK(traps == 0 && freed == fake_block + 216 && *slot == 0 && drops == 1,
+		      "agent: a full free log counts a drop, no stop");
+		*ftail = *fhead;
+		set_mode(0, (uint32_t)getpid());
+	}
+
+	/* C++ operators, in the agent engine: each operator new records its own
+	 * kind (the number the stub passes to lt_record is its place in enum
+	 * hook_kind) with the size from its first argument; each operator
+	 * delete logs a sampled pointer, whatever else it is given */
+	{
+		uint64_t *rhead = (uint64_t *)(region + RG_RHEAD), *rtail = (uint64_t *)(region + RG_RTAIL);
+		set_mode(1, (uint32_t)getpid());
+		int news = 0, news_ok = 0, deletes = 0, deletes_ok = 0;
+		for (int k = 0; k < HK_COUNT; k++) {
+			if (!hook_defs[k].cxx)
+				continue;
+			traps = 0;
+			if (hook_defs[k].allocates) {
+				void *(*nf)(size_t, size_t, void *) =
+					(void *(*)(size_t, size_t, void *))(region + arch_image_hooks[k].stub);
+				slot_jump(k, fake_malloc);
+				*rhead = *rtail = 0;
+				set_countdowns(1, 5000);
+				p = nf(1000 + (size_t)k, 64, NULL);
+				uint32_t kind;
+				struct arch_event rv;
+				memcpy(&kind, region + RG_RING + RS_KIND, 4);
+				arch_decode_record(region + RG_RING, &rv);
+				news++;
+				if (p == fake_block && traps == 0 && *rhead == 1 && kind == (uint32_t)k &&
+				    rv.size == 1000 + (uint64_t)k)
+					news_ok++;
+				else
+					printf("# %s: kind %u size %llu\n", hook_defs[k].name, kind,
+					       (unsigned long long)rv.size);
+				uint64_t *tb = table_find((uint64_t)(uintptr_t)fake_block);
+				if (tb)
+					*tb = 0;
+			} else {
+				void (*df)(void *, size_t, size_t) =
+					(void (*)(void *, size_t, size_t))(region + arch_image_hooks[k].stub);
+				slot_jump(k, fake_free);
+				uint64_t fh = *fhead;
+				slot = table_put((uint64_t)(uintptr_t)(fake_block + 600));
+				df(fake_block + 600, 24, 64);
+				deletes++;
+				if (traps == 0 && freed == fake_block + 600 && *slot == 0 && *fhead == fh + 1 &&
+				    flog[2 * (fh % RG_FLOG_N)] == (uint64_t)(uintptr_t)(fake_block + 600))
+					deletes_ok++;
+				else
+					printf("# %s: not logged\n", hook_defs[k].name);
+				*ftail = *fhead;
+			}
+		}
+		CHECK(news == 8 && news_ok == news, "agent: %d of the %d operator new stubs record their "
+		      "kind and size", news_ok, news);
+		CHECK(deletes == 12 && deletes_ok == deletes, "agent: %d of the %d operator delete stubs "
+		      "log a sampled pointer", deletes_ok, deletes);
+		*rhead = *rtail = 0;
+		set_mode(0, (uint32_t)getpid());
+	}
+
+	/* inactive again: nothing stops, not even sampled frees */
+	set_active(0);
+	traps = 0;
+	set_countdowns(1, 1);
+	call_malloc(5000);
+	ff(fake_block + 300);
+	CHECK(traps == 0, "inactive: no stop at all");
+
+	/* pointer authentication: an entry that signs before the patch */
+	test_pac("paciasp", 0xd503233f, 0xd50323bf);
+	test_pac("pacibsp", 0xd503237f, 0xd50323ff);
+	if (getauxval(AT_HWCAP) & HWCAP_PACA) {
+		/* the control: without the pad's copy the body's autiasp fails */
+		pid_t kid = fork();
+		if (kid == 0) {
+			make_pac_malloc(arch_image_size + 256, 0xd503233f, 0xd50323bf, false);
+			set_countdowns(1, 5000);
+			call_fn(region + arch_image_size + 256, 2000);
+			_exit(0);
+		}
+		int st = 0;
+		waitpid(kid, &st, 0);
+		CHECK(WIFSIGNALED(st), "PAC in use: the sampled call without the pad's paciasp dies "
+		      "(signal %d), so the checks above did authenticate", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	} else {
+		printf("# no pointer authentication on this CPU: the paciasp checks ran as nops\n");
+	}
+	printf("%d checks, %d failed\n", checks, failures);
+	return failures != 0;
+}
