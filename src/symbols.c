@@ -1037,6 +1037,25 @@ static int resolve_module(struct symbolizer *s, Dwfl_Module *mod, taddr_t addr, 
 	return n;
 }
 
+/* Whether la, within mod's span, is not mod's code: libdwfl spans a module
+ * from its first mapping to its last, and the holes that 64 KiB-aligned
+ * segments leave on a 4 KiB-page kernel (aarch64) get other mappings. At
+ * the last refresh of the maps, la was in another mapping, or in a hole of
+ * a module still mapped; an address of a module unloaded since (kept for
+ * the stacks recorded before) stays the module's. */
+static bool mapped_elsewhere(struct symbolizer *s, Dwfl_Module *mod, taddr_t la)
+{
+	const struct map *mp = maps_find(&s->maps, la);
+	if (mp) {
+		const char *name = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+		return is_anon(mp) || (name && mp->path[0] == '/' && strcmp(name, mp->path) != 0);
+	}
+	for (size_t i = 0; i < s->nkm; i++)
+		if (s->km[i].mod == mod)
+			return s->km[i].present;
+	return false;
+}
+
 /* Fills fr for addr from libdwfl, the perf map or the maps; returns the
  * number of entries and sets *stable when the answer cannot improve. */
 static int resolve(struct symbolizer *s, taddr_t addr, bool is_return,
@@ -1045,6 +1064,8 @@ static int resolve(struct symbolizer *s, taddr_t addr, bool is_return,
 	taddr_t la = is_return && addr ? addr - 1 : addr;
 	*stable = false;
 	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, la);
+	if (mod && mapped_elsewhere(s, mod, la))
+		mod = NULL;
 	if (mod) {
 		*stable = true;
 		return resolve_module(s, mod, addr, la, fr);

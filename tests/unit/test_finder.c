@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "finder.h"
@@ -52,18 +53,23 @@ int main(void)
 	snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/unit");
 	struct target t = { .pid = getpid(), .memfd = -1 };
 
+	/* The machine's own libraries: %s is its arch (x86_64, aarch64). */
 	static const struct { const char *path, *family; } libs[] = {
-		{ "/lib/x86_64-linux-gnu/libc.so.6", "glibc" },
-		{ "/lib/ld-musl-x86_64.so.1", "musl" },
-		{ "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "jemalloc" },
-		{ "/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4", "tcmalloc" },
-		{ "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4", "tcmalloc" },
-		{ "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2", "mimalloc" },
+		{ "/lib/%s-linux-gnu/libc.so.6", "glibc" },
+		{ "/lib/ld-musl-%s.so.1", "musl" },
+		{ "/usr/lib/%s-linux-gnu/libjemalloc.so.2", "jemalloc" },
+		{ "/usr/lib/%s-linux-gnu/libtcmalloc.so.4", "tcmalloc" },
+		{ "/usr/lib/%s-linux-gnu/libtcmalloc_minimal.so.4", "tcmalloc" },
+		{ "/usr/lib/%s-linux-gnu/libmimalloc.so.2", "mimalloc" },
 		{ "/no/such/libfoo.so", "unknown" },
 	};
+	struct utsname un;
+	uname(&un);
 	for (size_t i = 0; i < sizeof(libs) / sizeof(libs[0]); i++) {
-		const char *fam = finder_family(getpid(), libs[i].path);
-		CHECK(!strcmp(fam, libs[i].family), "%s is %s (said %s)", libs[i].path, libs[i].family, fam);
+		char path[256];
+		snprintf(path, sizeof(path), libs[i].path, un.machine);
+		const char *fam = finder_family(getpid(), path);
+		CHECK(!strcmp(fam, libs[i].family), "%s is %s (said %s)", path, libs[i].family, fam);
 	}
 
 	/* a plugin with its own operator new, loaded before the finder looks */
