@@ -17,7 +17,9 @@
 
 /* Reads the registers of a stopped tracee; returns 0 or -errno. */
 int arch_regs_get(pid_t tid, struct arch_regs *r);
-/* Writes them back; returns 0 or -errno. */
+/* Writes them back, and marks the thread as not inside a system call (so
+ * that restoring a thread after an injected call restarts nothing); returns
+ * 0 or -errno. Never at a system-call-entry stop. */
 int arch_regs_set(pid_t tid, const struct arch_regs *r);
 /* Program counter. */
 taddr_t arch_pc(const struct arch_regs *r);

@@ -107,6 +107,10 @@ int inject_syscall(struct target *t, struct thread *th, taddr_t insn,
 	struct arch_regs *cur = target_regs(th);
 	if (!cur)
 		return -ESRCH;
+	/* The thread's own interrupted system call may be restarted through
+	 * restart_syscall, which the kernel would put in place of ours. */
+	if (arch_pc(cur) == insn || arch_pc(cur) == insn + arch_syscall_insn_len)
+		return -EAGAIN;
 	struct arch_regs saved = *cur, r = saved;
 	enum stop_kind kind = th->stop;
 	int sig = th->sig;
