@@ -69,6 +69,11 @@ taddr_t arch_bkpt_addr(taddr_t pc);
 extern const size_t arch_branch_len;
 /* How far that branch reaches, in bytes, either way. */
 extern const int64_t arch_branch_reach;
+/* How far from every hooked entry the region may start: x86-64 1 GiB, as
+ * its trampolines keep RIP-relative operands whose data lies a few MiB
+ * beyond the code; aarch64 nearly the branch's reach, as its relocator
+ * materialises whatever a trampoline cannot reach. */
+extern const uint64_t arch_region_reach;
 /* Encodes a direct branch at from to to into out[arch_branch_len]; returns 0,
  * or -ERANGE if to is out of reach. */
 int arch_encode_branch(uint8_t *out, taddr_t from, taddr_t to);

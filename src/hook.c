@@ -15,10 +15,8 @@
 #include "sample.h"
 
 #define PAGE 4096ULL
-/* The region stays within half a branch's reach of every entry (1 GiB on
- * x86-64, 64 MiB on aarch64), so trampolines reach both the functions (branch
- * back) and their PC-relative data (a few MiB further). */
-#define REACH ((taddr_t)arch_branch_reach / 2)
+/* The region starts within this of every hooked entry (see arch.h). */
+#define REACH ((taddr_t)arch_region_reach)
 #define USER_TOP 0x7ffffffff000ULL
 
 /* Bucket of the sampled-address table for addr: the same hash as the stubs'. */

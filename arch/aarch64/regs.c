@@ -142,6 +142,7 @@ taddr_t arch_bkpt_addr(taddr_t pc) { return pc; }
 
 const size_t arch_branch_len = 4;				/* b imm26 */
 const int64_t arch_branch_reach = (int64_t)1 << 27;		/* 128 MiB */
+const uint64_t arch_region_reach = (1ULL << 27) - (1ULL << 20);	/* 127 MiB */
 
 /* 000101 imm26, in words, relative to the branch itself; little-endian.
  * Returns 0, -ERANGE beyond +-128 MiB, -EINVAL if either is misaligned. */

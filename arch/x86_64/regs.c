@@ -110,6 +110,7 @@ taddr_t arch_bkpt_addr(taddr_t pc) { return pc - 1; }
 
 const size_t arch_branch_len = 5;			/* jmp rel32 */
 const int64_t arch_branch_reach = INT32_MAX;
+const uint64_t arch_region_reach = 1ULL << 30;
 
 /* e9 rel32, relative to the end of the 5-byte instruction. */
 int arch_encode_branch(uint8_t *out, taddr_t from, taddr_t to)
