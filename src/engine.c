@@ -64,7 +64,23 @@ static void drain_signals(struct engine *e)
  * stop), or -1 when there is nothing left to wait for. */
 static pid_t wait_any(struct engine *e, int timeout_ms, int *status, bool interruptible)
 {
-	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+	uint64_t start = now_ns(), deadline = start + (uint64_t)timeout_ms * 1000000ULL;
+	/* Stops can come faster than they are serviced (every allocation of
+	 * eight threads, under emulation): look at signals and input every
+	 * 10 ms anyway, or a SIGINT would wait for a quiet moment. */
+	if (start - e->last_sigpoll_ns >= 10000000ULL) {
+		e->last_sigpoll_ns = start;
+		struct pollfd p[2] = { { .fd = e->sigfd, .events = POLLIN },
+				       { .fd = interruptible ? e->input_fd : -1, .events = POLLIN } };
+		if (poll(p, 2, 0) > 0) {
+			if (p[0].revents)
+				drain_signals(e);
+			if (p[1].revents)
+				e->input_ready = true;
+		}
+		if (interruptible && (e->stop_signal || e->input_ready))
+			return 0;
+	}
 	for (;;) {
 		pid_t pid = waitpid(-1, status, WNOHANG | __WALL);
 		if (pid != 0)

@@ -36,6 +36,7 @@ struct engine {
 	/* counters */
 	uint64_t samples, frees_seen, dropped, nested, forks_cleaned;
 	uint64_t last_drain_ns;     /* when the free log was last read */
+	uint64_t last_sigpoll_ns;   /* when signals and input were last looked at */
 	uint64_t stops;             /* breakpoint stops serviced */
 	uint64_t service_ns;        /* time spent servicing them */
 	double pause_attach_ms, pause_detach_ms;
