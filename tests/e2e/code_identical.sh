@@ -22,16 +22,16 @@ attached_differs() {
 
 start_target leak_single
 snap "$TPID" before
-start_lt report -p "$TPID" --every --duration 3s --top 0 --format json
+start_lt report -p "$TPID" --every --duration "$(dur 3)s" --top 0 --format json
 attached_differs "$TPID" before
-go_target 3
+go_target "$(dur 3)"
 wait_lt 60
 expect_lt_ok
 untraced "$TPID"
 same_code "$TPID" before
 check_sites "$TOUT" --src leak_single.c
 for opt in "" "--sample-interval 4k"; do
-	start_lt report -p "$TPID" --duration 1s --format json $opt
+	start_lt report -p "$TPID" --duration "$(dur 1)s" --format json $opt
 	attached_differs "$TPID" before
 	wait_lt 60
 	expect_lt_ok

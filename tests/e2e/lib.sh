@@ -8,6 +8,9 @@
 # Environment:
 #   LEAKTRAP    the binary under test (default: ROOT/leaktrap)
 #   KEEP_TMP=1  keep $T after the test (its path is printed)
+#   LT_SLOW=N   a machine N times slower than the host (the arm64 VM):
+#               `dur S` gives the sessions that must outlast a snapshot
+#               N*S seconds
 
 set -u
 
@@ -21,6 +24,8 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/leaktrap-$TEST_NAME.XXXXXX") || exit 99
 STARTED=""          # pids of everything we started, killed on exit
 SEQ=0
 
+# dur S: S seconds, times LT_SLOW.
+dur() { echo $(( $1 * ${LT_SLOW:-1} )); }
 log() { local f=${EPOCHREALTIME#*[.,]}; printf '[%(%T)T.%s] %s\n' -1 "${f:0:3}" "$*"; }
 # fail: record a failure and go on (the test exits 1 at finish).
 fail() { log "FAIL: $*"; FAILED=1; }

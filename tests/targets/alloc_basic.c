@@ -164,7 +164,7 @@ NOINLINE void churn(void)
 {
 	void *pool[64] = { 0 };
 	uint64_t seed = 0x2545f4914f6cdd1dULL;
-	for (int i = 0; i < 5000; i++) {
+	for (int i = 0, rounds = churn_rounds(5000); i < rounds; i++) {
 		unsigned slot = rnd(&seed) % 64;
 		size_t n = 1 + rnd(&seed) % 700;
 		void *p = NULL;

@@ -150,7 +150,7 @@ NOINLINE void cxx_churn(void)
 	// 600 rounds: under the trap engine with --every each event is a
 	// ptrace stop (~80 us here), and the work must end well within the
 	// tests' 4 s report.
-	for (int i = 0; i < 600; i++) {
+	for (int i = 0, rounds = churn_rounds(600); i < rounds; i++) {
 		size_t n = 1 + rnd(&seed) % 300;
 		delete new Obj200;                                       // sized delete
 		delete[] new char[n];                                    // delete[]

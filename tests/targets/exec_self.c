@@ -32,7 +32,7 @@ int main(int argc, char **argv)
 {
 	block_protocol_signals();
 	if (argc > 1 && !strcmp(argv[1], "second")) {
-		sleep_ms(300);	/* let leaktrap notice and hook this image */
+		sleep_ms(slow_ms(300));	/* let leaktrap notice and hook this image */
 		leak_second();
 		say("site leak_second count 60 bytes 180000 line %d\n", line_second);
 		say("site leak_first count 0 bytes 0\n");

@@ -53,7 +53,7 @@ NOINLINE int child_churn(void)
 	unsigned char *pool[64] = { 0 };
 	size_t sz[64] = { 0 };
 	int bad = 0;
-	for (int i = 0; i < 100000; i++) {
+	for (int i = 0, rounds = churn_rounds(100000); i < rounds; i++) {
 		unsigned s = rnd(&seed) % 64;
 		if (pool[s]) {
 			for (size_t k = 0; k < sz[s]; k++)

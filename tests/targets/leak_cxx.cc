@@ -57,7 +57,7 @@ NOINLINE void cxx_churn(void)
 {
 	uint64_t seed = 42;
 	std::vector<std::unique_ptr<std::string>> v;
-	for (int i = 0; i < 5000; i++) {
+	for (int i = 0, rounds = churn_rounds(5000); i < rounds; i++) {
 		v.emplace_back(new std::string(1 + rnd(&seed) % 300, 'x'));
 		if (v.size() > 64)
 			v.erase(v.begin() + rnd(&seed) % v.size());

@@ -42,7 +42,7 @@ NOINLINE void churn(void)
 	void *pool[POOL] = { 0 };
 	size_t sizes[POOL] = { 0 };
 	uint64_t seed = 0x9e3779b97f4a7c15ULL;
-	for (int i = 0; i < CHURN_N; i++) {
+	for (int i = 0, rounds = churn_rounds(CHURN_N); i < rounds; i++) {
 		unsigned slot = rnd(&seed) % POOL;
 		size_t n = 1 + rnd(&seed) % 600;
 		if (pool[slot])

@@ -105,9 +105,10 @@ NOINLINE void *churn_worker(void *arg)
 {
 	void *slots[SLOTS] = { 0 };
 	uint64_t seed = 0x1234567ULL + (uintptr_t)arg * 7919;
+	unsigned long burst = (unsigned long)churn_rounds(200);
 	for (unsigned long k = 0;; k++) {
 		churn_step(slots, &seed);
-		if (k % 200 == 0)
+		if (k % burst == 0)
 			sleep_ms(1);
 	}
 	return NULL;

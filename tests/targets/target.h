@@ -36,6 +36,25 @@
 
 #define NOINLINE __attribute__((noinline))
 
+/* A pause that gives leaktrap time to act: ms, times LT_TARGET_SLOW (the
+ * arm64 VM, where leaktrap runs some ten times slower). */
+static inline long slow_ms(long ms)
+{
+	const char *p = getenv("LT_TARGET_SLOW");
+	int k = p ? atoi(p) : 1;
+	return k > 1 ? ms * k : ms;
+}
+
+/* Rounds of a churn loop: n, or LT_TARGET_CHURN percent of it (the arm64
+ * VM, where every recorded event costs some twenty times as much). A churn
+ * frees all it allocates: no truth depends on how long it runs. */
+static inline int churn_rounds(int n)
+{
+	const char *p = getenv("LT_TARGET_CHURN");
+	int pct = p ? atoi(p) : 100;
+	return pct > 0 && pct < 100 ? n * pct / 100 + 1 : n;
+}
+
 /* A compiler barrier that makes a pointer "used", so no allocation is ever
  * optimised away and no malloc call becomes a tail call. */
 static inline void use_ptr(void *p)
