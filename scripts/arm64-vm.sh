@@ -47,7 +47,8 @@
 # build/arm64/sysroot; for -ljemalloc or -l:libjemalloc_pic.a add
 #   -L$ROOT/build/arm64/sysroot/usr/lib/aarch64-linux-gnu
 #   -I$ROOT/build/arm64/sysroot/usr/include        (only for <jemalloc/...>)
-# musl has no arm64 cross compiler in Debian; the VM has the musl runtime.
+# musl: musl-dev:arm64 gives aarch64-linux-gnu-gcc a specs file, e.g.
+#   aarch64-linux-gnu-gcc -specs /usr/lib/aarch64-linux-musl/musl-gcc.specs x.c
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -65,7 +66,7 @@ FAIL=1          # exit status of die(): 125 once `run` has started
 HOST_PKGS=(qemu-system-arm cpio python3 gcc-aarch64-linux-gnu g++-aarch64-linux-gnu
 	libc6-dev-arm64-cross libc6:arm64 libunwind-dev:arm64 libcapstone-dev:arm64
 	libelf-dev:arm64 libdw-dev:arm64 libreadline-dev:arm64 zlib1g-dev:arm64
-	libgoogle-perftools-dev:arm64 libmimalloc-dev:arm64 libjemalloc2:arm64)
+	libgoogle-perftools-dev:arm64 libmimalloc-dev:arm64 libjemalloc2:arm64 musl-dev:arm64)
 
 # The VM's packages (and their dependencies): what tests/run.sh and the e2e
 # scripts run, python3 for their helpers, and the runtime libraries of

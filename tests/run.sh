@@ -7,9 +7,10 @@
 # (TEST_TIMEOUT seconds, default 300). Every e2e script runs twice, with
 # LEAKTRAP_ENGINE=agent (the default engine) as e2e/NAME and with
 # LEAKTRAP_ENGINE=trap as e2e/NAME@trap, except the agent_* scripts, which
-# are about the agent engine only. A test's name is unit/NAME or e2e/NAME;
+# are about the agent engine only (LT_E2E_ENGINES=agent: no @trap runs).
+# A test's name is unit/NAME or e2e/NAME;
 # with patterns, only the tests whose name contains one of them (or matches
-# it as a shell glob) run. The libFuzzer binaries in build/fuzz run as
+# it as a shell glob, or is it exactly: =NAME) run. The libFuzzer binaries in build/fuzz run as
 # fuzz/NAME through tests/fuzz/run.sh, for a bounded number of inputs.
 # Per test it prints "PASS name (Ns)", "SKIP name" (exit 77), or "FAIL name"
 # followed by the last 40 lines of its log; logs are kept for failures only,
@@ -39,6 +40,7 @@ done
 for f in tests/e2e/*.sh; do
 	n=${f##*/}
 	case $n in lib.sh|agent_*) continue ;; esac
+	case " ${LT_E2E_ENGINES:-agent trap} " in *" trap "*) ;; *) continue ;; esac
 	tests+=("e2e/${n%.sh}@trap")
 done
 for f in build/fuzz/*; do
@@ -50,6 +52,7 @@ selected() {
 	[ $# -eq 1 ] && return 0
 	local name=$1 p; shift
 	for p in "$@"; do
+		case $p in =*) [ "$name" = "${p#=}" ] && return 0; continue ;; esac
 		case $name in *"$p"*|$p) return 0 ;; esac
 	done
 	return 1
@@ -92,6 +95,24 @@ for t in "${tests[@]}"; do
 		;;
 	esac
 done
+# On an x86-64 host, the same suite in an arm64 VM, once per CPU model
+# (scripts/arm64-suite.sh; LT_ARM64_CPUS="" leaves it out): its tests count
+# here as arm64-CPU/NAME.
+if [ "$(uname -m)" = x86_64 ] && [ -z "${LT_ARM64_SUITE:-}" ]; then
+	for cpu in ${LT_ARM64_CPUS-cortex-a57 max}; do
+		out=$LOGS/arm64-$cpu.out
+		"$ROOT/scripts/arm64-suite.sh" "$cpu" "$@" | tee "$out" | grep -v -E '^[0-9]+ passed, '
+		counts=$(tail -1 "$out" | sed -n -E 's/^([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/p')
+		if [ -n "$counts" ]; then
+			read -r p f k <<<"$counts"
+			pass=$((pass + p)) failn=$((failn + f)) skipn=$((skipn + k))
+		else
+			echo "FAIL arm64-$cpu/suite (the VM suite did not finish; output in ${out#"$ROOT"/})"
+			tail -n 20 "$out" | sed 's/^/    /'
+			failn=$((failn + 1))
+		fi
+	done
+fi
 echo "$pass passed, $failn failed, $skipn skipped"
 if [ $((pass + failn + skipn)) = 0 ]; then
 	echo "run.sh: no test matched${1:+: $*}" >&2

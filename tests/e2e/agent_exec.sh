@@ -11,7 +11,7 @@ export LEAKTRAP_ENGINE=agent
 . "$(dirname "$0")/lib.sh"
 
 start_target exec_self
-start_lt -p "$TPID" --every -ex 'sleep 3s' -ex 'status' -ex 'export json '"$T/after.json"' top 0'
+start_lt -p "$TPID" --every -ex "sleep $(dur 3)s" -ex 'status' -ex 'export json '"$T/after.json"' top 0'
 kill -USR1 "$TPID"
 wait_lt 30
 [ "$LTRC" = 0 ] || fail "leaktrap exited $LTRC: $(grep -v hooks "$LTERR" | head -3)"

@@ -15,7 +15,7 @@
 # target exits 0 on SIGTERM.
 . "$(dirname "$0")/lib.sh"
 
-DUR=2
+DUR=$(dur 2)
 
 command -v go >/dev/null || harness "go is missing: scripts/deps.sh installs golang-go"
 # go wants a home and a build cache even for `go tool`; keep both in $T
