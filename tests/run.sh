@@ -101,7 +101,7 @@ done
 if [ "$(uname -m)" = x86_64 ] && [ -z "${LT_ARM64_SUITE:-}" ]; then
 	for cpu in ${LT_ARM64_CPUS-cortex-a57 max}; do
 		out=$LOGS/arm64-$cpu.out
-		"$ROOT/scripts/arm64-suite.sh" "$cpu" "$@" | tee "$out" | grep -v -E '^[0-9]+ passed, '
+		"$ROOT/scripts/arm64-suite.sh" "$cpu" "$@" | tee "$out" | grep --line-buffered -v -E '^[0-9]+ passed, '
 		counts=$(tail -1 "$out" | sed -n -E 's/^([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/p')
 		if [ -n "$counts" ]; then
 			read -r p f k <<<"$counts"

@@ -106,10 +106,11 @@ NOINLINE void *churn_worker(void *arg)
 	void *slots[SLOTS] = { 0 };
 	uint64_t seed = 0x1234567ULL + (uintptr_t)arg * 7919;
 	unsigned long burst = (unsigned long)churn_rounds(200);
+	long pause = churn_pause_ms(1);
 	for (unsigned long k = 0;; k++) {
 		churn_step(slots, &seed);
 		if (k % burst == 0)
-			sleep_ms(1);
+			sleep_ms(pause);
 	}
 	return NULL;
 }

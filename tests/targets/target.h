@@ -55,6 +55,15 @@ static inline int churn_rounds(int n)
 	return pct > 0 && pct < 100 ? n * pct / 100 + 1 : n;
 }
 
+/* The pause between two bursts of a churn that runs as long as the target
+ * does: ms, or a hundred times longer where churn_rounds shortens loops
+ * (there leaktrap reads about one event per millisecond, and the threads
+ * whose truth is checked must not queue behind the churn). */
+static inline long churn_pause_ms(long ms)
+{
+	return churn_rounds(100) < 100 ? ms * 100 : ms;
+}
+
 /* A compiler barrier that makes a pointer "used", so no allocation is ever
  * optimised away and no malloc call becomes a tail call. */
 static inline void use_ptr(void *p)
