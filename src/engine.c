@@ -884,6 +884,7 @@ int engine_detach(struct engine *e, char *err, size_t errlen)
 		 * calls in flight return through them. */
 		for (int round = 0; round < 400 && !e->t.gone; round++) {
 			leave_trampolines(e);
+			drain_frees(e);	/* room for stubs waiting to log (--every) */
 			if (!region_busy(e))
 				break;
 			resume_all(e);

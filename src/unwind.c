@@ -312,8 +312,9 @@ static void cfa_scan(struct module *md, const uint8_t *p, const uint8_t *end, ta
 	const uint8_t *start = p;
 	while (p < end) {
 		uint8_t op = *p;
-		const char *ops = (op & 0xc0) == 0x80 ? "u" : (op & 0xc0) ? "" : cfa_operands[op & 0x3f];
-		if (!ops || (op < 0x40 && op >= 0x30))
+		const char *ops = (op & 0xc0) == 0x80 ? "u" : (op & 0xc0) ? "" :
+				  op < 0x30 ? cfa_operands[op] : NULL;
+		if (!ops)
 			return;
 		if (op == 0x2d) {
 			taddr_t *n = realloc(md->nops, (md->nnops + 1) * sizeof(*n));
