@@ -23,8 +23,8 @@ untraced "$TPID"
 stop_target "$TPID" 0
 
 start_target forker 10
-start_lt report -p "$TPID" --every --duration 8s --top 0 --format json
-go_target 8
+start_lt report -p "$TPID" --every --duration "$(dur 8)s" --top 0 --format json
+go_target "$(dur 8)"
 grep -q '^children ok$' "$TOUT" || fail "forker's children failed: $(grep -E '^(FAIL|children)' "$TOUT" | head -10)"
 wait_lt 60
 expect_lt_ok

@@ -11,8 +11,8 @@
 
 start_target forker 10
 snap "$TPID" before
-start_lt report -p "$TPID" --every --duration 10s --top 0 --format json
-go_target 10
+start_lt report -p "$TPID" --every --duration "$(dur 10)s" --top 0 --format json
+go_target "$(dur 10)"
 alive "$LTPID" || fail "leaktrap ended before forker finished its rounds: --duration too short"
 grep -q '^children ok$' "$TOUT" || fail "forker's children failed: $(grep -E '^(FAIL|children)' "$TOUT" | head -10)"
 wait_lt 60
@@ -20,7 +20,7 @@ took_about 10
 expect_lt_ok
 untraced "$TPID"
 same_code "$TPID" before
-check_report "$TPID" --every --all-groups --duration 10
+check_report "$TPID" --every --all-groups --duration "$(dur 10)"
 check_sites "$TOUT" --src forker.c
 stop_target "$TPID" 0
 finish
