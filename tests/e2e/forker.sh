@@ -16,7 +16,7 @@ go_target "$(dur 10)"
 alive "$LTPID" || fail "leaktrap ended before forker finished its rounds: --duration too short"
 grep -q '^children ok$' "$TOUT" || fail "forker's children failed: $(grep -E '^(FAIL|children)' "$TOUT" | head -10)"
 wait_lt 60
-took_about 10
+took_about "$(dur 10)"
 expect_lt_ok
 untraced "$TPID"
 same_code "$TPID" before
