@@ -59,6 +59,20 @@ static void drain_signals(struct engine *e)
 			e->stop_signal = (int)si.ssi_signo;
 }
 
+/* Waits up to timeout_ms for a signal to leaktrap or (with input) input,
+ * and notes what came. */
+static void poll_inputs(struct engine *e, bool input, int timeout_ms)
+{
+	struct pollfd p[2] = { { .fd = e->sigfd, .events = POLLIN },
+			       { .fd = input ? e->input_fd : -1, .events = POLLIN } };
+	if (poll(p, 2, timeout_ms) > 0) {
+		if (p[0].revents)
+			drain_signals(e);
+		if (p[1].revents)
+			e->input_ready = true;
+	}
+}
+
 /* Waits up to timeout_ms for a tracee's state change; returns its pid and
  * status, 0 on timeout (or, if interruptible, when a signal asked us to
  * stop), or -1 when there is nothing left to wait for. */
@@ -70,14 +84,7 @@ static pid_t wait_any(struct engine *e, int timeout_ms, int *status, bool interr
 	 * 10 ms anyway, or a SIGINT would wait for a quiet moment. */
 	if (start - e->last_sigpoll_ns >= 10000000ULL) {
 		e->last_sigpoll_ns = start;
-		struct pollfd p[2] = { { .fd = e->sigfd, .events = POLLIN },
-				       { .fd = interruptible ? e->input_fd : -1, .events = POLLIN } };
-		if (poll(p, 2, 0) > 0) {
-			if (p[0].revents)
-				drain_signals(e);
-			if (p[1].revents)
-				e->input_ready = true;
-		}
+		poll_inputs(e, interruptible, 0);
 		if (interruptible && (e->stop_signal || e->input_ready))
 			return 0;
 	}
@@ -88,15 +95,7 @@ static pid_t wait_any(struct engine *e, int timeout_ms, int *status, bool interr
 		uint64_t now = now_ns();
 		if (now >= deadline || (interruptible && (e->stop_signal || e->input_ready)))
 			return 0;
-		struct pollfd p[2] = { { .fd = e->sigfd, .events = POLLIN },
-				       { .fd = interruptible ? e->input_fd : -1, .events = POLLIN } };
-		int left = (int)((deadline - now + 999999) / 1000000);
-		if (poll(p, 2, left) > 0) {
-			if (p[0].revents)
-				drain_signals(e);
-			if (p[1].revents)
-				e->input_ready = true;
-		}
+		poll_inputs(e, interruptible, (int)((deadline - now + 999999) / 1000000));
 	}
 }
 
@@ -217,8 +216,7 @@ static void service(struct engine *e, struct thread *th)
 		 * the stub goes on after it either way. */
 		struct arch_regs nr = *r;
 		arch_set_pc(&nr, site + arch_bkpt_len);
-		target_set_regs(th, &nr);
-		r = target_regs(th);
+		target_set_regs(th, &nr);	/* r is th's cached set: updated too */
 	}
 	if (kind < 0) {
 		/* A breakpoint-hooked entry: continue in its stub, as the branch would. */
@@ -736,15 +734,7 @@ static int agent_run(struct engine *e, uint64_t deadline_ns)
 				ptrace(PTRACE_DETACH, p, 0, 0);
 			}
 		}
-		int timeout = n > 0 ? 0 : 2;
-		struct pollfd pf[2] = { { .fd = e->sigfd, .events = POLLIN },
-					{ .fd = e->input_fd, .events = POLLIN } };
-		if (poll(pf, 2, timeout) > 0) {
-			if (pf[0].revents)
-				drain_signals(e);
-			if (pf[1].revents)
-				e->input_ready = true;
-		}
+		poll_inputs(e, true, n > 0 ? 0 : 2);
 	}
 }
 
@@ -790,15 +780,7 @@ int engine_idle(struct engine *e, uint64_t deadline_ns)
 		uint64_t now = now_ns();
 		if (deadline_ns && now >= deadline_ns)
 			return 0;
-		int timeout = deadline_ns ? (int)((deadline_ns - now + 999999) / 1000000) : 1000;
-		struct pollfd p[2] = { { .fd = e->sigfd, .events = POLLIN },
-				       { .fd = e->input_fd, .events = POLLIN } };
-		if (poll(p, 2, timeout) > 0) {
-			if (p[0].revents)
-				drain_signals(e);
-			if (p[1].revents)
-				e->input_ready = true;
-		}
+		poll_inputs(e, true, deadline_ns ? (int)((deadline_ns - now + 999999) / 1000000) : 1000);
 	}
 }
 
