@@ -146,6 +146,40 @@ static void plan_hook(struct target *t, struct hook *h, bool agent)
 	memcpy(h->orig, buf + h->rel.skip, h->patch_len);
 }
 
+/* Each throwing operator new and its nothrow twin, in RG_NOTHROW's order. */
+static const int nothrow_twin[][2] = {
+	{ HK_NEW, HK_NEW_NOTHROW },
+	{ HK_NEW_ARRAY, HK_NEW_ARRAY_NOTHROW },
+	{ HK_NEW_ALIGNED, HK_NEW_ALIGNED_NOTHROW },
+	{ HK_NEW_ARRAY_ALIGNED, HK_NEW_ARRAY_ALIGNED_NOTHROW },
+};
+
+/* Tells the sampled path of each throwing operator new what to call
+ * (RG_NOTHROW, stub.S says why): its nothrow twin when the same object
+ * defines one, through the twin's pad or trampoline when the twin is hooked
+ * (its entry would take the call through a stub again), else at its entry;
+ * 0 leaves the operator calling itself. Returns 0, or -1 if the write failed. */
+static int link_nothrow_twins(struct target *t, const struct hooks *hk,
+			      const struct finder_result *f, const bool *far)
+{
+	uint64_t call[sizeof(nothrow_twin) / sizeof(nothrow_twin[0])] = { 0 };
+	for (size_t i = 0; i < sizeof(call) / sizeof(call[0]); i++) {
+		int k = nothrow_twin[i][0], j = nothrow_twin[i][1];
+		if (!hk->h[k].entry || !hk->h[j].entry || far[j] ||
+		    strcmp(f->fn[j].module, f->fn[k].module) != 0)
+			continue;
+		int owner = hk->h[j].how == HOW_ALIAS ? hk->h[j].alias_of : j;
+		const struct arch_hook_offsets *o = &arch_image_hooks[owner];
+		if (owner == k)
+			continue;
+		if (hk->h[owner].how == HOW_JMP || hk->h[owner].how == HOW_BKPT)
+			call[i] = hk->region + (o->pad ? o->pad : o->tramp);
+		else
+			call[i] = hk->h[j].entry;
+	}
+	return target_write(t, hk->region + RG_NOTHROW, call, sizeof(call));
+}
+
 /* Moves threads whose PC lies inside a patch window out of it by single-stepping. */
 static int step_out_of_windows(struct target *t, struct hooks *hk)
 {
@@ -261,6 +295,8 @@ int hook_install(struct target *t, struct hooks *hk, const struct finder_result 
 		     target_write(t, hk->region + o->pad + sizeof(pads) - h->rel.skip, pads, h->rel.skip) < 0))
 			goto fail_write;
 	}
+	if (link_nothrow_twins(t, hk, f, far) < 0)
+		goto fail_write;
 	/* Only now make the code executable (and no longer writable). */
 	long r = remote(t, th, insn, SYS_mprotect, hk->region, RG_CODE_SIZE, PROT_READ | PROT_EXEC, 0);
 	if (r < 0) {

@@ -5,7 +5,7 @@
  * Contract (DESIGN.md): a stub never touches memory below sp, keeps sp
  * 16-byte aligned, uses only x16, x17 (IP0, IP1: free at a function entry
  * in the AAPCS64) and flags until it has a frame of its own, takes no lock,
- * and calls nothing but the original function through its trampoline.
+ * and calls nothing but an original function through its trampoline.
  * Registers it borrows after that are saved in its frame and put back
  * before the original runs; after the original returned, x1..x17 are free
  * (the caller expects any callee to clobber them) and x0 is the result.
@@ -23,7 +23,8 @@
  * Sampled allocation: frame, refresh the countdown, count the thread in
  * flight, *call* the trampoline through the hook's pad (a real bl: pointer
  * authentication and a guarded control stack stay valid, no return address
- * is rewritten), then stop on brk #0 at lt_trap_NAME_alloc with
+ * is rewritten; a throwing operator new calls its nothrow twin instead, see
+ * NEWTHROW), then stop on brk #0 at lt_trap_NAME_alloc with
  *	sp+SF_FP   the caller's x29	sp+SF_SIZE  the requested size
  *	sp+SF_LR   the return address	sp+SF_ARG0  the first argument
  *	(signed if the entry signed it)
@@ -131,7 +132,7 @@ lt_image:
  * other thread on the shard ever sees it exhausted and nobody has to redraw.
  * Then the original is called, and the event reported: on brk (trap
  * engine) or into the ring (agent engine, lt_record). */
-.macro SAMPLED name, kind, a, b
+.macro SAMPLED name, kind, a, b, twin=-1, aligned=0
 	stp	x29, x30, [sp, #-SF_BYTES]!
 	mov	x29, sp
 .ifb \b
@@ -156,7 +157,31 @@ lt_image:
 	stxr	w9, w17, [x16]
 	cbnz	w9, 81b
 	ldr	x9, [sp, #SF_SCRATCH]
+.if \twin < 0
 	bl	lt_pad_\name			/* the original, as called from here */
+.else
+	ldr	x16, lt_image + RG_NOTHROW + \twin	/* see NEWTHROW */
+	cbz	x16, 86f
+	str	x1, [sp, #SF_SCRATCH]		/* the alignment (if any), for a retry */
+.if \aligned
+	adr	x2, lt_image			/* the std::nothrow_t &, never read */
+.else
+	adr	x1, lt_image
+.endif
+	blr	x16
+	cbnz	x0, 87f
+	adr	x16, INFLIGHT			/* failed: leave, and let the operator */
+85:	ldxr	w17, [x16]			/* itself retry, called from the caller */
+	sub	w17, w17, #1
+	stxr	w1, w17, [x16]
+	cbnz	w1, 85b
+	ldr	x0, [sp, #SF_SIZE]
+	ldr	x1, [sp, #SF_SCRATCH]
+	ldp	x29, x30, [sp], #SF_BYTES
+	b	lt_tramp_\name
+86:	bl	lt_pad_\name
+87:
+.endif
 	ldr	w16, ACTIVE
 	cbz	w16, 83f
 	ldr	w16, MODE
@@ -307,16 +332,33 @@ lt_stub_reallocarray:		/* reallocarray(p, n, size) */
 	ALLOC	valloc, 8, x0
 	ALLOC	pvalloc, 9, x0
 
-/* The C++ operators (where an allocator defines them: src/finder.h). A
- * sampled throwing operator new is called like the rest: should it throw
- * (std::bad_alloc), the unwinder finds no unwind information for the stub
- * and the program ends in std::terminate. */
-	ALLOC	new, 10, x0
-	ALLOC	new_array, 11, x0
+/*
+ * A throwing operator new(size[, align]). Should it throw (std::bad_alloc,
+ * or whatever a new_handler throws) through the sampled path's frame, the
+ * program's unwinder would find no unwind information for the stub and end
+ * the program in std::terminate. So the sampled path calls the nothrow twin
+ * (RG_NOTHROW + \twin: same allocator, same memory, and it also runs the
+ * new_handler loop; leaktrap stores its pad, or its entry if it is not
+ * hooked) and records what that returns; when it returns NULL the stub
+ * leaves the stack and x30 as it found them and branches to the operator
+ * itself, like the unsampled path, which fails again and throws into its
+ * caller's frames alone. A new_handler that throws std::bad_alloc is then
+ * called twice.
+ */
+.macro NEWTHROW name, kind, twin, aligned
+lt_stub_\name:
+	ENTRY	lt_tramp_\name
+	COUNTDOWN \name, x0
+	SAMPLED	\name, \kind, x0, , \twin, \aligned
+.endm
+
+/* The C++ operators (where an allocator defines them: src/finder.h). */
+	NEWTHROW new, 10, 0, 0
+	NEWTHROW new_array, 11, 8, 0
 	ALLOC	new_nothrow, 12, x0
 	ALLOC	new_array_nothrow, 13, x0
-	ALLOC	new_aligned, 14, x0
-	ALLOC	new_array_aligned, 15, x0
+	NEWTHROW new_aligned, 14, 16, 1
+	NEWTHROW new_array_aligned, 15, 24, 1
 	ALLOC	new_aligned_nothrow, 16, x0
 	ALLOC	new_array_aligned_nothrow, 17, x0
 	FREE1	delete

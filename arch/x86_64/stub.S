@@ -4,7 +4,7 @@
  *
  * Contract (DESIGN.md): a stub never touches memory below %rsp, uses only
  * %rax, %r10, %r11 and flags (free at a function entry in the SysV ABI),
- * takes no lock, and calls nothing but the original function through its
+ * takes no lock, and calls nothing but an original function through its
  * trampoline. Data is addressed %rip-relative from lt_image, so the image
  * works wherever it is copied as long as the data follows it as in region.h.
  *
@@ -12,8 +12,9 @@
  * trampoline: ten instructions, no store but the countdown.
  * Sampled allocation: refresh the countdown, count the thread in flight,
  * *call* the trampoline (a real call: CET shadow stacks stay valid and no
- * return address is rewritten), then stop on int3 with
- *	(%rsp) = size, 8(%rsp) = first argument, 24(%rsp) = return address,
+ * return address is rewritten; a throwing operator new calls its nothrow
+ * twin instead, see NEWTHROW), then stop on int3 with
+ *	(%rsp) = size, 8(%rsp) = first argument, 40(%rsp) = return address,
  *	%rax = the original's result, callee-saved registers = the caller's.
  * Free of a sampled address: the table slot is cleared and the address
  * logged for the tracer (FREELOG), before the original runs, so that the
@@ -65,8 +66,10 @@ lt_image:
  * once, picked from the draws table by this shard's xorshift state, so no
  * other thread on the shard ever sees it exhausted and nobody has to redraw.
  * Then the original is called, and the event reported: on int3 (trap
- * engine) or into the ring (agent engine, RECORD). */
-.macro SAMPLED sz, arg, tramp, trap, kind
+ * engine) or into the ring (agent engine, RECORD). With \twin >= 0 the
+ * original is the nothrow twin at RG_NOTHROW + \twin, if leaktrap put one
+ * there: see NEWTHROW. */
+.macro SAMPLED sz, arg, tramp, trap, kind, twin=-1, aligned=0
 	sub	$40, %rsp
 	mov	\sz, (%rsp)
 	mov	\arg, 8(%rsp)
@@ -87,7 +90,29 @@ lt_image:
 	mov	(%rax,%r11,8), %r11
 	mov	%r11, (%r10)
 	lock incl INFLIGHT
+.if \twin < 0
 	call	\tramp
+.else
+	mov	lt_image+RG_NOTHROW+\twin(%rip), %rax
+	test	%rax, %rax
+	jz	3f
+	mov	%rsi, 16(%rsp)		/* the alignment (if any), for a retry */
+.if \aligned
+	lea	lt_image(%rip), %rdx	/* the std::nothrow_t &, never read */
+.else
+	lea	lt_image(%rip), %rsi
+.endif
+	call	*%rax
+	test	%rax, %rax
+	jnz	4f
+	mov	(%rsp), %rdi		/* failed: leave, and let the operator */
+	mov	16(%rsp), %rsi		/* itself retry, called from the caller */
+	add	$40, %rsp
+	lock decl INFLIGHT
+	jmp	\tramp
+3:	call	\tramp
+4:
+.endif
 	cmpl	$0, ACTIVE
 	je	1f
 	cmpl	$0, MODE
@@ -254,16 +279,31 @@ lt_stub_posix_memalign:		/* posix_memalign(&p, align, size): the block lands in 
 	ALLOC1	valloc, 8
 	ALLOC1	pvalloc, 9
 
-/* The C++ operators (where an allocator defines them: src/finder.h). A
- * sampled throwing operator new is called like the rest: should it throw
- * (std::bad_alloc), the unwinder finds no unwind information for the stub
- * and the program ends in std::terminate. */
-	ALLOC1	new, 10
-	ALLOC1	new_array, 11
+/*
+ * A throwing operator new(size[, align]). Should it throw (std::bad_alloc,
+ * or whatever a new_handler throws) through the sampled path's frame, the
+ * program's unwinder would find no unwind information for the stub and end
+ * the program in std::terminate. So the sampled path calls the nothrow twin
+ * (RG_NOTHROW + \twin: same allocator, same memory, and it also runs the
+ * new_handler loop) and records what that returns; when it returns NULL the
+ * stub leaves the stack as it found it and jumps to the operator itself,
+ * which fails again and throws into its caller's frames alone. A
+ * new_handler that throws std::bad_alloc is then called twice.
+ */
+.macro NEWTHROW name, kind, twin, aligned
+lt_stub_\name:
+	ENTRY	lt_tramp_\name
+	COUNTDOWN %rdi, 2f, lt_tramp_\name
+2:	SAMPLED	%rdi, %rdi, lt_tramp_\name, lt_trap_\name\()_alloc, \kind, \twin, \aligned
+.endm
+
+/* The C++ operators (where an allocator defines them: src/finder.h). */
+	NEWTHROW new, 10, 0, 0
+	NEWTHROW new_array, 11, 8, 0
 	ALLOC1	new_nothrow, 12
 	ALLOC1	new_array_nothrow, 13
-	ALLOC1	new_aligned, 14
-	ALLOC1	new_array_aligned, 15
+	NEWTHROW new_aligned, 14, 16, 1
+	NEWTHROW new_array_aligned, 15, 24, 1
 	ALLOC1	new_aligned_nothrow, 16
 	ALLOC1	new_array_aligned_nothrow, 17
 	FREE1	delete

@@ -15,12 +15,18 @@
 //   malloc_leak                     10 x malloc(444)
 //   throw_leak_frame                30 x new char[128] in a frame that an exception
 //                                   (thrown by thrower, caught in main) unwinds
+// and bad_alloc_calls() makes every throwing operator new fail (a size no
+// allocator can give), with and without a new_handler, and catches each
+// std::bad_alloc: such a size is always sampled, and the exception must
+// reach the catch (not std::terminate) with the handler called exactly once.
+// Not under mimalloc, whose Debian build aborts the program there instead.
 // and cxx_churn() pairs every operator new with every operator delete
 // (plain, sized, nothrow, aligned; the compiler picks the sized ones for
 // complete types), plus strings, vectors and maps, freeing everything.
 // The named functions are extern "C" so their symbol is their name.
 // Prints the truth (target.h) and "done"; SIGTERM: exit 0 (96 if an
 // exception was not caught as expected).
+#include <dlfcn.h>
 #include <map>
 #include <memory>
 #include <new>
@@ -201,6 +207,50 @@ NOINLINE void throw_raii(int i)
 	use_ptr(v.get());
 }
 
+static int handler_calls;
+
+// A new_handler that cannot free anything: it takes itself out, so that the
+// operator's next attempt throws std::bad_alloc.
+static void handler_once(void)
+{
+	handler_calls++;
+	std::set_new_handler(nullptr);
+}
+
+// One throwing operator new per variant, for a size that cannot be had:
+// each must throw std::bad_alloc, and call the new_handler once if there is
+// one. Returns how many behaved.
+NOINLINE int bad_alloc_calls(void)
+{
+	const size_t huge = (size_t)1 << 62;
+	const std::align_val_t al{128};
+	int ok = 0;
+	for (int with_handler = 0; with_handler < 2; with_handler++)
+		for (int variant = 0; variant < 4; variant++) {
+			handler_calls = 0;
+			std::set_new_handler(with_handler ? handler_once : nullptr);
+			void *p = nullptr;
+			try {
+				switch (variant) {
+				case 0: p = ::operator new(huge); break;
+				case 1: p = ::operator new[](huge); break;
+				case 2: p = ::operator new(huge, al); break;
+				default: p = ::operator new[](huge, al); break;
+				}
+			} catch (const std::bad_alloc &) {
+				if (handler_calls == with_handler)
+					ok++;
+				else
+					say("FAIL operator new variant %d called the new_handler %d times\n",
+					    variant, handler_calls);
+				continue;
+			}
+			say("FAIL operator new variant %d returned %p for 2^62 bytes\n", variant, p);
+		}
+	std::set_new_handler(nullptr);
+	return ok;
+}
+
 } // extern "C"
 
 int main()
@@ -238,6 +288,8 @@ int main()
 		say("FAIL caught %d of 30 exceptions\n", caught);
 		return 96;
 	}
+	if (!dlsym(RTLD_DEFAULT, "mi_version") && bad_alloc_calls() != 8)
+		return 96;
 
 	site_line("new_leak", 50, 50L * 200, line_new);
 	site_line("new_array_leak", 20, 20L * 3000, line_new_array);
@@ -252,6 +304,7 @@ int main()
 	site_line("cxx_churn", 0, 0, 0);
 	site_line("thrower", 0, 0, 0);
 	site_line("throw_raii", 0, 0, 0);
+	site_line("bad_alloc_calls", 0, 0, 0);
 	say("done\n");
 
 	wait_signal(SIGTERM);
