@@ -7,7 +7,9 @@
  * the faulting address. Worker threads fault at the given rate from start
  * to SIGTERM, so faults happen while leaktrap attaches and detaches.
  * Every 8th iteration a worker also raises SIGTRAP at itself (a SIGTRAP
- * that is not the tool's, which a tracer must pass on); a handler counts it.
+ * that is not the tool's, which a tracer must pass on), and four iterations
+ * later executes a breakpoint instruction of its own (int3, brk #7: the
+ * kind of trap the tool's stubs stop on); a handler counts each kind.
  * After SIGUSR1 each worker does 200 more iterations of fault +
  * leak_between_faults (leaks 64 bytes) + fault_churn (malloc/free), then
  * the truth and "done" are printed. On SIGTERM it prints
@@ -16,6 +18,7 @@
  * siginfo (A == H, B == 0, U == 0), 1 otherwise.
  */
 #include <setjmp.h>
+#include <ucontext.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include "target.h"
@@ -26,6 +29,8 @@
 
 static char *fault_page;
 static atomic_long attempted, handled, bad, unexpected, traps_raised, traps_handled;
+static atomic_long bkpts_hit, bkpts_handled;
+static __thread volatile int in_bkpt;
 static atomic_int phase;          /* 0 faults only, 1 measured, 2 faults only */
 static atomic_int finished, stop;
 static __thread sigjmp_buf jb;
@@ -50,12 +55,34 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 	siglongjmp(jb, 1);
 }
 
+/* Executes a breakpoint instruction of the program's own: on_trap must
+ * see it, with the kernel's siginfo. */
+static void own_breakpoint(void)
+{
+	atomic_fetch_add(&bkpts_hit, 1);
+	in_bkpt = 1;
+#if defined(__x86_64__)
+	__asm__ volatile("int3" ::: "memory");
+#elif defined(__aarch64__)
+	__asm__ volatile("brk #7" ::: "memory");
+#else
+#error "own_breakpoint: no breakpoint instruction for this architecture"
+#endif
+	in_bkpt = 0;
+}
+
 static void on_trap(int sig, siginfo_t *si, void *uc)
 {
-	if (sig == SIGTRAP && si->si_code == SI_TKILL && si->si_pid == getpid())
+	if (sig == SIGTRAP && si->si_code == SI_TKILL && si->si_pid == getpid()) {
 		atomic_fetch_add(&traps_handled, 1);
-	else
+	} else if (sig == SIGTRAP && in_bkpt && si->si_code != SI_TKILL && si->si_code != SI_USER) {
+		atomic_fetch_add(&bkpts_handled, 1);
+#if defined(__aarch64__)
+		((ucontext_t *)uc)->uc_mcontext.pc += 4;	/* the pc stays on a brk */
+#endif
+	} else {
 		atomic_fetch_add(&bad, 1);
+	}
 }
 
 NOINLINE void do_fault(unsigned k)
@@ -102,6 +129,8 @@ static void *worker(void *arg)
 			atomic_fetch_add(&traps_raised, 1);
 			raise(SIGTRAP);
 		}
+		if (k % 8 == 4)
+			own_breakpoint();
 		if (ph == 1 && done_iters < ITERS) {
 			leak_between_faults(t, done_iters);
 			fault_churn(&seed);
@@ -163,7 +192,9 @@ int main(int argc, char **argv)
 	long b = atomic_load(&bad), u = atomic_load(&unexpected);
 	long tr = atomic_load(&traps_raised), th_ = atomic_load(&traps_handled);
 	say("faults attempted %ld handled %ld bad %ld unexpected %ld\n", a, h, b, u);
+	long bh = atomic_load(&bkpts_hit), bk = atomic_load(&bkpts_handled);
 	say("traps raised %ld handled %ld\n", tr, th_);
+	say("breakpoints hit %ld handled %ld\n", bh, bk);
 	use_ptr(kept);
-	return (a == h && b == 0 && u == 0 && a > 0 && tr == th_) ? 0 : 1;
+	return (a == h && b == 0 && u == 0 && a > 0 && tr == th_ && bh == bk && bh > 0) ? 0 : 1;
 }
