@@ -78,12 +78,15 @@ proc_state() {
 	printf '%s' "${s%% *}"
 }
 
-# tracer_of PID: prints TracerPid of PID ("" if gone).
+# tracer_of PID: prints TracerPid of PID ("" if gone). The file is read
+# whole, in one read: read's line by line chunks and seeks back, and a
+# busy process's status changes between chunks (State: S (sleeping) is one
+# byte longer than R (running)), which can garble the TracerPid line.
 tracer_of() {
-	local k v
-	while read -r k v; do
-		[ "$k" = TracerPid: ] && { printf '%s' "$v"; return 0; }
-	done 2>/dev/null <"/proc/$1/status"
+	local s
+	{ s=$(<"/proc/$1/status"); } 2>/dev/null || return 0
+	[[ $s =~ TracerPid:[[:space:]]*([0-9]+) ]] && printf '%s' "${BASH_REMATCH[1]}"
+	return 0
 }
 
 # alive PID: true if PID exists and is not a zombie.
