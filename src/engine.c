@@ -818,6 +818,23 @@ static void leave_trampolines(struct engine *e)
 	}
 }
 
+/* Unmaps the region through a stopped thread: the first that can run the
+ * call (one may be dying, or stopped at the system call instruction that
+ * injection borrows). Returns 0, or the last -errno (-ESRCH: no thread). */
+static int unmap_region(struct engine *e)
+{
+	int r = -ESRCH;
+	for (size_t i = 0; i < e->t.nth && !e->t.gone; i++) {
+		struct thread *th = &e->t.th[i];
+		if (th->foreign || (th->stop != STOP_INTERRUPT && th->stop != STOP_GROUP))
+			continue;
+		r = hook_unmap(&e->t, e->hk, th, e->syscall_insn);
+		if (r == 0)
+			return 0;
+	}
+	return r;
+}
+
 int engine_detach(struct engine *e, char *err, size_t errlen)
 {
 	int ret = 0;
@@ -880,14 +897,28 @@ int engine_detach(struct engine *e, char *err, size_t errlen)
 			fprintf(stderr, "leaktrap: warning: threads still inside the stubs after %.0f ms\n",
 				(double)(now_ns() - t0) / 1e6);
 		drain_frees(e);	/* entries written by threads that were inside */
-		struct thread *th = injector(e);
-		if (!e->t.gone && (region_busy(e) || !th ||
-				   hook_unmap(&e->t, e->hk, th, e->syscall_insn) < 0)) {
+		int busy = 0, r = 0;
+		for (int round = 0; !e->t.gone; round++) {
+			busy = region_busy(e);
+			r = busy ? 0 : unmap_region(e);
+			if (r != -ESRCH || round == 100)
+				break;
+			/* Every thread is stopped in a clone or an exit event, where
+			 * nothing can be injected: let them go on, and stop them again. */
+			resume_all(e);
+			int st;
+			pid_t pid = wait_any(e, 1, &st, false);
+			if (pid > 0)
+				dispatch(e, pid, st, false);
+			stop_all(e);
+		}
+		if (busy || r < 0) {
 			/* Inert (flag clear, nothing branches to it): safe to leave. */
 			e->region_left = true;
 			if (!err[0])
-				snprintf(err, errlen, "the region at " TADDR_FMT " stays mapped (inert): "
-					 "a thread was still inside it", TADDR_ARG(e->hk->region));
+				snprintf(err, errlen, "the region at " TADDR_FMT " stays mapped (inert): %s",
+					 TADDR_ARG(e->hk->region), busy ? "a thread was still inside it" :
+					 r == -ESRCH ? "no stopped thread could run munmap" : strerror(-r));
 		}
 		e->hooked = false;
 	}

@@ -1,8 +1,8 @@
 /* thread_churn: threads are created and joined all the time.
  *
- * Usage: thread_churn
- * From start to exit, the main thread creates batches of 4 threads and joins
- * them; each thread runs thread_work (200 malloc/free pairs, at most one
+ * Usage: thread_churn [THREADS (4, at most 64)]
+ * From start to exit, the main thread creates batches of THREADS threads
+ * and joins them; each thread runs thread_work (200 malloc/free pairs, at most one
  * block live at a time). So leaktrap attaches, samples and detaches while
  * threads come and go. After SIGUSR1 exactly 10 batches are "measured": in
  * each, thread 0 also calls leak_in_thread, which leaks 5 x 333 bytes
@@ -11,7 +11,7 @@
  */
 #include "target.h"
 
-#define BATCH 4
+#define MAXBATCH 64
 #define MEASURED 10
 #define PER_THREAD 5
 #define LEAK_SIZE 333
@@ -19,6 +19,7 @@
 static void *kept[MEASURED * PER_THREAD];
 static int nkept, line_leak;
 static pthread_mutex_t klock = PTHREAD_MUTEX_INITIALIZER;
+static int batch_n = 4;
 
 NOINLINE void leak_in_thread(void)
 {
@@ -58,9 +59,9 @@ static void *thread_main(void *a)
 /* Runs one batch; leak: thread 0 leaks. */
 static void batch(int leak, uint64_t *seed)
 {
-	pthread_t t[BATCH];
-	struct arg a[BATCH];
-	for (int i = 0; i < BATCH; i++) {
+	pthread_t t[MAXBATCH];
+	struct arg a[MAXBATCH];
+	for (int i = 0; i < batch_n; i++) {
 		a[i].leak = leak && i == 0;
 		a[i].seed = rnd(seed) | 1;
 		if (pthread_create(&t[i], NULL, thread_main, &a[i])) {
@@ -68,7 +69,7 @@ static void batch(int leak, uint64_t *seed)
 			exit(1);
 		}
 	}
-	for (int i = 0; i < BATCH; i++)
+	for (int i = 0; i < batch_n; i++)
 		pthread_join(t[i], NULL);
 }
 
@@ -84,9 +85,13 @@ static int poll_signal(void)
 	return s > 0 ? s : 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	uint64_t seed = 31337;
+	if (argc > 1 && ((batch_n = atoi(argv[1])) < 1 || batch_n > MAXBATCH)) {
+		fprintf(stderr, "usage: thread_churn [THREADS 1..%d]\n", MAXBATCH);
+		return 2;
+	}
 	block_protocol_signals();
 	batch(0, &seed);
 	announce_ready();
@@ -104,7 +109,7 @@ int main(void)
 	for (int b = 0; b < MEASURED; b++)
 		batch(1, &seed);
 	site_line("leak_in_thread", MEASURED * PER_THREAD, (long)MEASURED * PER_THREAD * LEAK_SIZE, line_leak);
-	bound_line("thread_work", BATCH, BATCH * 2000L);
+	bound_line("thread_work", batch_n, batch_n * 2000L);
 	say("done\n");
 	while (poll_signal() != SIGTERM) {
 		batch(0, &seed);
