@@ -396,6 +396,25 @@ static struct thread *injector(struct engine *e)
 	return NULL;
 }
 
+/* Returns a thread that can run an injected system call. When every thread
+ * is stopped in a clone or an exit event (a process that creates and joins
+ * threads all the time), where nothing can be injected, lets them go on and
+ * stops them again, up to 100 times; NULL if none came. */
+static struct thread *ready_injector(struct engine *e)
+{
+	struct thread *th = injector(e);
+	for (int round = 0; !th && round < 100 && !e->t.gone; round++) {
+		resume_all(e);
+		int st;
+		pid_t pid = wait_any(e, 1, &st, false);
+		if (pid > 0)
+			dispatch(e, pid, st, false);
+		stop_all(e);
+		th = injector(e);
+	}
+	return th;
+}
+
 /* Copies how each function was hooked, for status and reports after detach. */
 static void keep_hook_info(struct engine *e)
 {
@@ -549,7 +568,7 @@ static int hook_process(struct engine *e, char *err, size_t errlen)
 	}
 	e->syscall_insn = inject_find_insn(&e->t, &m);
 	maps_free(&m);
-	th = injector(e);
+	th = ready_injector(e);
 	if (!e->syscall_insn || !th) {
 		snprintf(err, errlen, "cannot run a system call in PID %d (%s)", pid,
 			 th ? "no syscall instruction found" : "no thread in a usable stop");
@@ -897,21 +916,13 @@ int engine_detach(struct engine *e, char *err, size_t errlen)
 			fprintf(stderr, "leaktrap: warning: threads still inside the stubs after %.0f ms\n",
 				(double)(now_ns() - t0) / 1e6);
 		drain_frees(e);	/* entries written by threads that were inside */
-		int busy = 0, r = 0;
-		for (int round = 0; !e->t.gone; round++) {
-			busy = region_busy(e);
-			r = busy ? 0 : unmap_region(e);
-			if (r != -ESRCH || round == 100)
-				break;
-			/* Every thread is stopped in a clone or an exit event, where
-			 * nothing can be injected: let them go on, and stop them again. */
-			resume_all(e);
-			int st;
-			pid_t pid = wait_any(e, 1, &st, false);
-			if (pid > 0)
-				dispatch(e, pid, st, false);
-			stop_all(e);
-		}
+		/* With the entries restored no thread can enter the region again:
+		 * the threads may run while we look for one to unmap it through. */
+		int busy = !e->t.gone && region_busy(e), r = 0;
+		if (!busy && !e->t.gone && ready_injector(e))
+			r = unmap_region(e);
+		else if (!busy && !e->t.gone)
+			r = -ESRCH;
 		if (busy || r < 0) {
 			/* Inert (flag clear, nothing branches to it): safe to leave. */
 			e->region_left = true;
