@@ -4,7 +4,9 @@
 # Usage: tests/run.sh [NAME_PATTERN...]
 # Runs every build/unit/* binary (build them with `make tests`) and every
 # tests/e2e/*.sh script except lib.sh, one at a time, each under `timeout`
-# (TEST_TIMEOUT seconds, default 300). Every e2e script runs twice, with
+# (TEST_TIMEOUT seconds, default 300), and the long tests, tests/long/*.sh,
+# as long/NAME with the default engine (given SOAK_S more seconds: how long
+# the soak lasts, default 600; not in the arm64 VM). Every e2e script runs twice, with
 # LEAKTRAP_ENGINE=agent (the default engine) as e2e/NAME and with
 # LEAKTRAP_ENGINE=trap as e2e/NAME@trap, except the agent_* scripts, which
 # are about the agent engine only (LT_E2E_ENGINES=agent: no @trap runs).
@@ -37,6 +39,11 @@ for f in tests/e2e/*.sh; do
 	n=${f##*/}
 	tests+=("e2e/${n%.sh}")
 done
+for f in tests/long/*.sh; do
+	[ -f "$f" ] && [ -z "${LT_ARM64_SUITE:-}" ] || continue
+	n=${f##*/}
+	tests+=("long/${n%.sh}")
+done
 for f in tests/e2e/*.sh; do
 	n=${f##*/}
 	case $n in lib.sh|agent_*) continue ;; esac
@@ -66,11 +73,14 @@ for t in "${tests[@]}"; do
 	fuzz/*) cmd=("$ROOT/tests/fuzz/run.sh" "${t#fuzz/}") ;;
 	e2e/*@trap) n=${t#e2e/}; cmd=(env LEAKTRAP_ENGINE=trap bash "$ROOT/tests/e2e/${n%@trap}.sh") ;;
 	e2e/*) cmd=(env LEAKTRAP_ENGINE=agent bash "$ROOT/tests/e2e/${t#e2e/}.sh") ;;
+	long/*) cmd=(env LEAKTRAP_ENGINE=agent bash "$ROOT/tests/${t}.sh") ;;
 	esac
+	limit=$TIMEOUT
+	case $t in long/*) limit=$((TIMEOUT + ${SOAK_S:-600})) ;; esac
 	log=$LOGS/${t//\//_}.log
 	log=${log//@/_}
 	start=$(date +%s)
-	timeout -k 10 "$TIMEOUT" "${cmd[@]}" </dev/null >"$log" 2>&1
+	timeout -k 10 "$limit" "${cmd[@]}" </dev/null >"$log" 2>&1
 	rc=$?
 	secs=$(( $(date +%s) - start ))
 	case $rc in
@@ -87,7 +97,7 @@ for t in "${tests[@]}"; do
 		;;
 	*)
 		why="exit $rc"
-		[ $rc = 124 ] || [ $rc = 137 ] && why="timed out after ${TIMEOUT}s"
+		[ $rc = 124 ] || [ $rc = 137 ] && why="timed out after ${limit}s"
 		[ $rc = 99 ] && why="harness error"
 		echo "FAIL $t (${secs}s, $why; log: ${log#"$ROOT"/})"
 		tail -n 40 "$log" | sed 's/^/    /'
