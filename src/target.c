@@ -104,6 +104,25 @@ static void explain_eperm(pid_t pid, char *err, size_t errlen)
 			 "run leaktrap as that user or as root", pid, uid);
 }
 
+/* Returns how many threads of pid have not exited. */
+static int live_threads(pid_t pid)
+{
+	char path[64], state, comm[64];
+	unsigned long flags;
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return 0;
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && stat_state(atoi(de->d_name), &state, &flags, comm, sizeof(comm)) == 0 &&
+		    state != 'Z' && state != 'X')
+			n++;
+	closedir(d);
+	return n;
+}
+
 /* Validates pid and fills err with what is wrong; returns 0 if it looks traceable. */
 static int check_pid(pid_t pid, char *err, size_t errlen)
 {
@@ -133,6 +152,12 @@ static int check_pid(pid_t pid, char *err, size_t errlen)
 	}
 	if (flags & 0x00200000) {	/* PF_KTHREAD */
 		snprintf(err, errlen, "PID %d (%s) is a kernel thread: leaktrap examines user processes", pid, comm);
+		return -1;
+	}
+	if ((state == 'Z' || state == 'X') && live_threads(pid) > 0) {
+		/* its memory is reachable only through the other threads */
+		snprintf(err, errlen, "PID %d (%s): its main thread has exited (pthread_exit) while its "
+			 "other threads run; leaktrap cannot attach to such a process yet", pid, comm);
 		return -1;
 	}
 	if (state == 'Z' || state == 'X') {

@@ -4,7 +4,8 @@
 # 10s, and the process named is untouched: still running (or still what it
 # was), TracerPid 0, code identical.
 # Refused processes: an unknown PID, a kernel thread (pid 2 when it is
-# kthreadd), a zombie, leaktrap's own PID. Bad usage: malformed --duration
+# kthreadd), a zombie, a process whose main thread has exited while another
+# runs (leader_exits), a 32-bit process (x86-64), leaktrap's own PID. Bad usage: malformed --duration
 # (5x, -1s, 99999999999999999h), --min-age 5x, --sample-interval 12q,
 # --top x, --format xml, -p abc, an unknown option, missing option values.
 # (strace-traced and permission-denied cases: bad_input_traced.sh and
@@ -83,6 +84,34 @@ if [ -n "$zombie" ]; then
 	alive "$zparent" || fail "the zombie's parent $zparent died"
 else
 	fail "could not make a zombie (harness)"
+fi
+
+# a process whose main thread has exited (pthread_exit) while another runs
+"$TARGETS/leader_exits" </dev/null >"$T/leader.out" 2>&1 &
+lpid=$!
+STARTED="$STARTED $lpid"
+wait_line "$T/leader.out" '^ready' 10 "$lpid" || fail "leader_exits did not start (harness)"
+for i in $(seq 1 100); do [ "$(proc_state "$lpid")" = Z ] && break; sleep 0.05; done
+refused 1 "main thread exited, pid $lpid" report -p "$lpid" --duration 1s
+grep -q 'main thread has exited' "$LTERR" || fail "leaktrap does not say that the main thread of $lpid has exited"
+untraced "$lpid" Z
+[ "$(ls /proc/$lpid/task | wc -l)" -ge 2 ] || fail "leader_exits lost its worker thread"
+kill -TERM "$lpid"
+
+# a 32-bit process (x86-64 only: built here from two instructions)
+if [ "$(uname -m)" = x86_64 ] &&
+   printf '.globl _start\n_start:\n1:\tmov $29, %%eax\n\tint $0x80\n\tjmp 1b\n' |
+   cc -m32 -nostdlib -static -x assembler - -o "$T/pause32" 2>/dev/null; then
+	"$T/pause32" </dev/null >/dev/null 2>&1 &
+	p32=$!
+	STARTED="$STARTED $p32"
+	sleep 0.1
+	refused 1 "32-bit process $p32" report -p "$p32" --duration 1s
+grep -q '32-bit' "$LTERR" || fail "leaktrap does not say that $p32 is a 32-bit process"
+	untraced "$p32"
+	kill -TERM "$p32"
+else
+	log "no 32-bit x86 executable can be built here: 32-bit case not run"
 fi
 
 # leaktrap's own pid
