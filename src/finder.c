@@ -48,6 +48,7 @@ struct objsyms {
 	uint64_t size[HK_COUNT];
 	int mark;                  /* index of the most specific family mark, NMARKS: none */
 	bool cxx_runtime;          /* defines __cxa_throw: libstdc++ (or a program linked with it) */
+	bool has_symtab;           /* has a .symtab (a static executable that has none is stripped) */
 };
 
 /* Reads the hook names (global definitions only, from .dynsym, and from
@@ -67,6 +68,7 @@ static bool read_object(const char *file, taddr_t bias, bool symtab, struct objs
 		GElf_Shdr sh;
 		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
 			continue;
+		o->has_symtab |= sh.sh_type == SHT_SYMTAB;
 		/* .dynsym of a dynamic object is what the dynamic linker binds to */
 		bool for_hooks = sh.sh_type == SHT_DYNSYM || symtab;
 		Elf_Data *data = elf_getdata(scn, NULL);
@@ -318,11 +320,13 @@ int finder_find(struct target *t, struct finder_result *out, char *err, size_t e
 	name[n > 0 ? n : 0] = 0;
 
 	taddr_t bias = 0, lm = link_map_head(t, &bias);
+	bool stripped = false;
 	if (!lm) {
 		/* Static: the executable is the only object. */
 		out->is_static = true;
 		if (read_object(exe, bias, true, &o))
 			take_defs(out, &o, 0, name, family_of(&o, name));
+		stripped = !o.has_symtab;
 	}
 	for (int guard = 0; lm && guard < 4096; guard++) {
 		if (read_lm(t, lm, guard == 0, &e) < 0)
@@ -343,8 +347,9 @@ int finder_find(struct target *t, struct finder_result *out, char *err, size_t e
 	}
 	if (!out->fn[HK_MALLOC].addr || !out->fn[HK_FREE].addr) {
 		snprintf(err, errlen, "no malloc/free definition found in PID %d%s", t->pid,
-			 out->is_static ? " (a static executable without a symbol table: "
-					  "leaktrap needs its .symtab)" : "");
+			 !out->is_static ? "" : stripped ? " (a stripped static executable: leaktrap "
+							   "needs its .symtab)" :
+			 " (a static executable that defines no malloc and free: it has no heap leaktrap knows)");
 		return -1;
 	}
 

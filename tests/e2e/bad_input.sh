@@ -5,7 +5,8 @@
 # was), TracerPid 0, code identical.
 # Refused processes: an unknown PID, a kernel thread (pid 2 when it is
 # kthreadd), a zombie, a process whose main thread has exited while another
-# runs (leader_exits), a 32-bit process (x86-64), leaktrap's own PID. Bad usage: malformed --duration
+# runs (leader_exits), a 32-bit process (x86-64), static executables with
+# no malloc (one with a symbol table, one stripped: x86-64), leaktrap's own PID. Bad usage: malformed --duration
 # (5x, -1s, 99999999999999999h), --min-age 5x, --sample-interval 12q,
 # --top x, --format xml, -p abc, an unknown option, missing option values.
 # (strace-traced and permission-denied cases: bad_input_traced.sh and
@@ -112,6 +113,28 @@ grep -q '32-bit' "$LTERR" || fail "leaktrap does not say that $p32 is a 32-bit p
 	kill -TERM "$p32"
 else
 	log "no 32-bit x86 executable can be built here: 32-bit case not run"
+fi
+
+# processes with no allocator leaktrap can find: a static executable that
+# defines no malloc (built here: pause in a loop), and a stripped one
+# (x86-64 only)
+if [ "$(uname -m)" = x86_64 ] &&
+   printf '.globl _start\n_start:\n1:\tmov $34, %%eax\n\tsyscall\n\tjmp 1b\n' |
+   cc -nostdlib -static -x assembler - -o "$T/pause64" 2>/dev/null; then
+	for exe in pause64 stripped; do
+		[ $exe = stripped ] && { strip -o "$T/stripped" "$T/pause64" || harness "strip failed"; }
+		"$T/$exe" </dev/null >/dev/null 2>&1 &
+		pn=$!
+		STARTED="$STARTED $pn"
+		sleep 0.1
+		refused 1 "static $exe $pn without malloc" report -p "$pn" --duration 1s
+		if [ $exe = stripped ]; then want='stripped static executable'; else want='defines no malloc'; fi
+		grep -q "$want" "$LTERR" || fail "leaktrap does not say '$want' of $exe"
+		untraced "$pn"
+		kill -TERM "$pn"
+	done
+else
+	log "no static executable without a C library can be built here: no-allocator cases not run"
 fi
 
 # leaktrap's own pid
