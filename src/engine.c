@@ -415,6 +415,24 @@ static struct thread *ready_injector(struct engine *e)
 	return th;
 }
 
+/* Whether some allocating function got hooked; if none did, a session
+ * could sample nothing: err says which were found and why each was refused. */
+static bool any_allocation_hooked(const struct hooks *hk, pid_t pid, char *err, size_t errlen)
+{
+	size_t n = (size_t)snprintf(err, errlen, "no allocation function of PID %d could be hooked", pid);
+	const char *sep = ":";
+	for (int k = 0; k < HK_COUNT; k++) {
+		const struct hook *h = &hk->h[k];
+		if (hook_defs[k].allocates && h->how != HOW_NONE)
+			return true;
+		if (hook_defs[k].allocates && h->entry && n < errlen) {
+			n += (size_t)snprintf(err + n, errlen - n, "%s %s (%s)", sep, hook_defs[k].name, h->why);
+			sep = ";";
+		}
+	}
+	return false;
+}
+
 /* Copies how each function was hooked, for status and reports after detach. */
 static void keep_hook_info(struct engine *e)
 {
@@ -581,6 +599,13 @@ static int hook_process(struct engine *e, char *err, size_t errlen)
 	e->hk->agent = e->agent;
 	if (hook_install(&e->t, e->hk, &e->found, th, e->syscall_insn, err, errlen) < 0)
 		goto fail;
+	if (!any_allocation_hooked(e->hk, pid, err, errlen)) {
+		/* no thread has run since: none can be inside a stub */
+		hook_set_active(&e->t, e->hk, false);
+		hook_unpatch(&e->t, e->hk);
+		hook_unmap(&e->t, e->hk, th, e->syscall_insn);
+		goto fail;
+	}
 	e->hooked = true;
 	crash_engine = e;
 	keep_hook_info(e);

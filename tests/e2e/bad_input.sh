@@ -6,7 +6,8 @@
 # Refused processes: an unknown PID, a kernel thread (pid 2 when it is
 # kthreadd), a zombie, a process whose main thread has exited while another
 # runs (leader_exits), a 32-bit process (x86-64), static executables with
-# no malloc (one with a symbol table, one stripped: x86-64), leaktrap's own PID. Bad usage: malformed --duration
+# no malloc (one with a symbol table, one stripped: x86-64), one whose every
+# allocation function the relocator refuses (x86-64), leaktrap's own PID. Bad usage: malformed --duration
 # (5x, -1s, 99999999999999999h), --min-age 5x, --sample-interval 12q,
 # --top x, --format xml, -p abc, an unknown option, missing option values.
 # (strace-traced and permission-denied cases: bad_input_traced.sh and
@@ -133,6 +134,24 @@ if [ "$(uname -m)" = x86_64 ] &&
 		untraced "$pn"
 		kill -TERM "$pn"
 	done
+	# and one whose malloc and free start with jrcxz, which no patch can
+	# displace: refused with the reason, the target as it was
+	printf '%s\n' '.globl _start' '_start: mov $34, %eax' 'syscall' 'call malloc' 'jmp _start' \
+		'.globl malloc' '.type malloc, @function' 'malloc: jrcxz 1f' '1: xor %eax, %eax' 'ret' \
+		'.size malloc, .-malloc' '.globl free' '.type free, @function' 'free: jrcxz 2f' '2: ret' \
+		'.size free, .-free' | cc -nostdlib -static -x assembler - -o "$T/unhookable" ||
+		harness "cannot build the unhookable target"
+	"$T/unhookable" </dev/null >/dev/null 2>&1 &
+	pn=$!
+	STARTED="$STARTED $pn"
+	sleep 0.1
+	snap "$pn" before.unhookable
+	refused 1 "every allocation function refused, pid $pn" report -p "$pn" --duration 1s
+	grep -q 'could be hooked: malloc (.*jrcxz' "$LTERR" ||
+		fail "leaktrap does not say that malloc was refused, and why"
+	untraced "$pn"
+	same_code "$pn" before.unhookable
+	kill -TERM "$pn"
 else
 	log "no static executable without a C library can be built here: no-allocator cases not run"
 fi
