@@ -828,7 +828,15 @@ int engine_idle(struct engine *e, uint64_t deadline_ns)
 	}
 }
 
-/* Whether any thread's PC is in the region's code, or a stub has a call in flight. */
+/* Whether pc lies in the region's code. */
+static bool in_region(const struct engine *e, taddr_t pc)
+{
+	return pc >= e->hk->region && pc < e->hk->region + RG_CODE_SIZE;
+}
+
+/* Whether any thread's PC is in the region's code, or a stub has a call in
+ * flight, or a signal interrupted a thread there (its handler, still
+ * running, would return into the region). */
 static bool region_busy(struct engine *e)
 {
 	uint32_t inflight = 0;
@@ -840,25 +848,39 @@ static bool region_busy(struct engine *e)
 		if (e->t.th[i].stop == STOP_RUNNING)
 			return true;
 		struct arch_regs *r = target_regs(&e->t.th[i]);
-		if (r && arch_pc(r) >= e->hk->region && arch_pc(r) < e->hk->region + RG_CODE_SIZE)
+		if (r && in_region(e, arch_pc(r)))
 			return true;
+		taddr_t pcs[8], locs[8];
+		int n = r ? unwind_interrupted(e->unw, r, pcs, locs, 8) : 0;
+		for (int k = 0; k < n; k++)
+			if (in_region(e, pcs[k]))
+				return true;
 	}
 	return false;
 }
 
 /* Moves threads stopped inside a trampoline to the same instruction in the
- * original function (now restored). */
+ * original function (now restored), and so the contexts that signals
+ * interrupted there, where their handlers will return. */
 static void leave_trampolines(struct engine *e)
 {
 	for (size_t i = 0; i < e->t.nth; i++) {
 		struct thread *th = &e->t.th[i];
 		struct arch_regs *r = target_regs(th);
-		taddr_t orig = r ? hook_tramp_to_orig(e->hk, arch_pc(r)) : 0;
-		if (!orig)
+		if (!r)
 			continue;
-		struct arch_regs nr = *r;
-		arch_set_pc(&nr, orig);
-		target_set_regs(th, &nr);
+		taddr_t orig = hook_tramp_to_orig(e->hk, arch_pc(r));
+		if (orig) {
+			struct arch_regs nr = *r;
+			arch_set_pc(&nr, orig);
+			target_set_regs(th, &nr);
+			continue;
+		}
+		taddr_t pcs[8], locs[8];
+		int n = unwind_interrupted(e->unw, r, pcs, locs, 8);
+		for (int k = 0; k < n; k++)
+			if (locs[k] && (orig = hook_tramp_to_orig(e->hk, pcs[k])))
+				target_write(&e->t, locs[k], &orig, sizeof(orig));
 	}
 }
 

@@ -727,6 +727,34 @@ int unwind_stack(struct unwinder *u, const struct arch_regs *caller, taddr_t *fr
 	return n;
 }
 
+int unwind_interrupted(struct unwinder *u, const struct arch_regs *regs, taddr_t *pcs, taddr_t *locs,
+		       int max)
+{
+	unw_cursor_t c;
+	int n = 0;
+	u->regs = regs;
+	copy_stack(u, arch_sp(regs));
+	u->stack_given = false;
+	if (unw_init_remote(&c, u->as, u) < 0)
+		goto out;
+	for (int depth = 0; n < max && depth < 64; depth++) {
+		bool sig = unw_is_signal_frame(&c) > 0;
+		if (unw_step(&c) <= 0)
+			break;
+		unw_word_t ip;
+		unw_save_loc_t loc;
+		if (!sig || unw_get_reg(&c, UNW_REG_IP, &ip) < 0)
+			continue;
+		pcs[n] = arch_strip_pc(ip);
+		locs[n] = unw_get_save_loc(&c, UNW_REG_IP, &loc) == 0 && loc.type == UNW_SLT_MEMORY ?
+			  loc.u.addr : 0;
+		n++;
+	}
+out:
+	u->stack_lo = u->stack_hi = 0;
+	return n;
+}
+
 void unwind_flush(struct unwinder *u)
 {
 	unw_flush_cache(u->as, 0, 0);

@@ -23,6 +23,16 @@ int unwind_stack(struct unwinder *u, const struct arch_regs *caller, taddr_t *fr
  * moved on by then. Reads past the copy still go to the live process. */
 void unwind_set_stack(struct unwinder *u, taddr_t sp, const void *data, size_t len);
 
+/*
+ * Unwinds a stopped thread from its own registers and finds the contexts
+ * that signals interrupted (a thread inside a signal handler returns to
+ * them): stores each interrupted pc, and where in memory it is saved (0 if
+ * unknown), up to max. Returns how many. Best effort: an unwind that fails
+ * (a handler without unwind information) finds fewer.
+ */
+int unwind_interrupted(struct unwinder *u, const struct arch_regs *regs, taddr_t *pcs, taddr_t *locs,
+		       int max);
+
 /* Forgets cached modules, pages and unwind info (after the mappings changed). */
 void unwind_flush(struct unwinder *u);
 

@@ -1,0 +1,165 @@
+/* sigpark: a signal handler that interrupted a thread inside a tool's code
+ * stays running while the tool detaches.
+ *
+ * Usage: sigpark [THREADS (4)]
+ * Worker threads malloc/free small blocks in a loop, and the main thread
+ * sends each of them SIGUSR2 every 100 us. The handler looks at the pc the
+ * signal interrupted: if it lies outside the executable segments of every
+ * object the process had before "ready" (dl_iterate_phdr, the vDSO
+ * included), it is in code a tool mapped since, and the first such handler
+ * parks there: it prints "parked tid T pc P" and stays in the handler
+ * (nanosleep) until SIGUSR1, which also ends parking for good. Returning
+ * from that handler then resumes the interrupted code, wherever it is now:
+ * if it was unmapped, the process dies of SIGSEGV. On SIGTERM it prints
+ *   ops N signals S parked K
+ * and exits 0 (SIGTERM before SIGUSR1: 97).
+ */
+#define _GNU_SOURCE		/* dl_iterate_phdr */
+#include <link.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include "target.h"
+
+#define MAXT 16
+#define MAXSEG 256
+
+static struct { uintptr_t lo, hi; } seg[MAXSEG];
+static int nseg;
+static atomic_int release, parked, stop;
+static atomic_long ops, signals;
+
+/* dl_iterate_phdr callback: notes the executable segments of one object. */
+static int note_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	for (int i = 0; i < info->dlpi_phnum && nseg < MAXSEG; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+			seg[nseg].lo = info->dlpi_addr + ph->p_vaddr;
+			seg[nseg].hi = seg[nseg].lo + ph->p_memsz;
+			nseg++;
+		}
+	}
+	return 0;
+}
+
+/* Whether pc lies in code the process had at start. */
+static int known_code(uintptr_t pc)
+{
+	for (int i = 0; i < nseg; i++)
+		if (pc >= seg[i].lo && pc < seg[i].hi)
+			return 1;
+	return 0;
+}
+
+/* Writes "parked tid T pc 0xP" with write(2) alone (async-signal-safe). */
+static void say_parked(long tid, uintptr_t pc)
+{
+	char buf[80], *p = buf + sizeof(buf);
+	*--p = '\n';
+	do { *--p = "0123456789abcdef"[pc & 15]; pc >>= 4; } while (pc);
+	p -= 2; memcpy(p, "0x", 2);
+	p -= 4; memcpy(p, " pc ", 4);
+	do { *--p = (char)('0' + tid % 10); tid /= 10; } while (tid);
+	p -= 11; memcpy(p, "parked tid ", 11);
+	write(1, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+static void on_usr2(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+#if defined(__x86_64__)
+	uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+	uintptr_t pc = (uintptr_t)uc->uc_mcontext.pc;
+#else
+#error "sigpark: no interrupted pc for this architecture"
+#endif
+	atomic_fetch_add(&signals, 1);
+	if (known_code(pc) || atomic_load(&release))
+		return;
+	int no = 0;
+	if (!atomic_compare_exchange_strong(&parked, &no, 1))
+		return;
+	say_parked(syscall(SYS_gettid), pc);
+	while (!atomic_load(&release)) {
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+NOINLINE void sigpark_work(uint64_t *seed)
+{
+	size_t n = 1 + rnd(seed) % 512;
+	void *p = malloc(n);
+	touch(p, n);
+	free(p);
+}
+
+static void *worker(void *arg)
+{
+	uint64_t seed = 99 + (uintptr_t)arg;
+	while (!atomic_load(&stop)) {
+		sigpark_work(&seed);
+		atomic_fetch_add_explicit(&ops, 1, memory_order_relaxed);
+	}
+	return NULL;
+}
+
+/* Returns the protocol signal that is pending, or 0, without waiting. */
+static int poll_signal(void)
+{
+	sigset_t set;
+	struct timespec zero = { 0, 0 };
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGTERM);
+	int s = sigtimedwait(&set, NULL, &zero);
+	return s > 0 ? s : 0;
+}
+
+int main(int argc, char **argv)
+{
+	int nt = argc > 1 ? atoi(argv[1]) : 4;
+	if (nt < 1 || nt > MAXT) {
+		fprintf(stderr, "usage: sigpark [THREADS 1..%d]\n", MAXT);
+		return 2;
+	}
+	dl_iterate_phdr(note_object, NULL);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_usr2;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGUSR2, &sa, NULL))
+		return 99;
+	block_protocol_signals();
+	pthread_t th[MAXT];
+	for (long i = 0; i < nt; i++)
+		if (pthread_create(&th[i], NULL, worker, (void *)i))
+			return 99;
+	announce_ready();
+	int got_usr1 = 0;
+	for (;;) {
+		int s = poll_signal();
+		if (s == SIGUSR1) {
+			got_usr1 = 1;
+			atomic_store(&release, 1);
+		} else if (s == SIGTERM) {
+			break;
+		}
+		for (int i = 0; i < nt; i++)
+			pthread_kill(th[i], SIGUSR2);
+		struct timespec ts = { 0, 100000 };
+		nanosleep(&ts, NULL);
+	}
+	if (!got_usr1) {
+		say("target: SIGTERM before SIGUSR1\n");
+		return 97;
+	}
+	atomic_store(&stop, 1);
+	for (int i = 0; i < nt; i++)
+		pthread_join(th[i], NULL);
+	say("ops %ld signals %ld parked %d\n", atomic_load(&ops), atomic_load(&signals), atomic_load(&parked));
+	return 0;
+}
