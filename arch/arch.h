@@ -38,6 +38,12 @@ bool arch_unw_is_pc(int unw_regnum);
 /* Whether the arch's unwind tables mark where return addresses are signed
  * (aarch64: DW_CFA_AARCH64_negate_ra_state), which libunwind 1.6 rejects. */
 extern const bool arch_cfi_ra_state;
+/* The code of the signal return trampoline (rt_sigreturn), the kernel's or
+ * the C library's: a frame whose pc points at it is a signal frame, and
+ * the frame below it is the context the signal interrupted. */
+extern const uint8_t arch_sigreturn_insn[];
+extern const size_t arch_sigreturn_insn_len;
+
 /* A code address without its pointer-authentication code (the identity
  * where the arch has none). */
 taddr_t arch_strip_pc(taddr_t pc);

@@ -597,7 +597,14 @@ static int hook_process(struct engine *e, char *err, size_t errlen)
 		goto fail;
 	}
 	e->hk->agent = e->agent;
-	if (hook_install(&e->t, e->hk, &e->found, th, e->syscall_insn, err, errlen) < 0)
+	taddr_t held[64], locs[64];
+	int nheld = 0;
+	for (size_t i = 0; i < e->t.nth && nheld < 64; i++) {
+		struct arch_regs *r = target_regs(&e->t.th[i]);
+		if (r)
+			nheld += unwind_interrupted(e->unw, r, held + nheld, locs + nheld, 64 - nheld);
+	}
+	if (hook_install(&e->t, e->hk, &e->found, th, e->syscall_insn, held, nheld, err, errlen) < 0)
 		goto fail;
 	if (!any_allocation_hooked(e->hk, pid, err, errlen)) {
 		/* no thread has run since: none can be inside a stub */

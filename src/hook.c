@@ -202,8 +202,32 @@ static taddr_t distance(taddr_t a, taddr_t b)
 	return a > b ? a - b : b - a;
 }
 
+/* Keeps a patch from covering a pc that a running signal handler will
+ * return to (it would resume inside the patch): the trap engine patches
+ * the first byte alone, with a breakpoint, which the same trampoline
+ * serves; the agent engine leaves the function alone. */
+static void avoid_held(struct hook *h, bool agent, const taddr_t *held, int nheld)
+{
+	for (int i = 0; i < nheld; i++) {
+		if (h->how != HOW_JMP || held[i] <= h->patch_at || held[i] >= h->patch_at + h->patch_len)
+			continue;
+		if (agent) {
+			h->how = HOW_NONE;
+			snprintf(h->why, sizeof(h->why), "a signal handler is running that will return to "
+				 "entry+%#llx, inside the patch: attach again later",
+				 (unsigned long long)(held[i] - h->entry));
+			return;
+		}
+		h->how = HOW_BKPT;
+		h->patch_len = arch_bkpt_len;
+		snprintf(h->why, sizeof(h->why), "breakpoint: a signal handler is running that will "
+			 "return to entry+%#llx, inside a branch patch", (unsigned long long)(held[i] - h->entry));
+		return;
+	}
+}
+
 int hook_install(struct target *t, struct hooks *hk, const struct finder_result *f,
-		 struct thread *th, taddr_t insn, char *err, size_t errlen)
+		 struct thread *th, taddr_t insn, const taddr_t *held, int nheld, char *err, size_t errlen)
 {
 	taddr_t lo = UINT64_MAX, hi = 0;
 	bool far[HK_COUNT] = { false };
@@ -285,6 +309,7 @@ int hook_install(struct target *t, struct hooks *hk, const struct finder_result 
 		if (h->how == HOW_ALIAS)
 			continue;
 		plan_hook(t, h, hk->agent);
+		avoid_held(h, hk->agent, held, nheld);
 		if (h->how == HOW_NONE)
 			h->fsize = 0;	/* unhooked: its calls into malloc are the outermost */
 		if (h->how != HOW_NONE && target_write(t, h->tramp, h->rel.code, h->rel.code_len) < 0)

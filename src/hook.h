@@ -38,11 +38,13 @@ struct hooks {
  * Maps the region through th (a thread in an interrupt- or group-stop, with
  * every other thread stopped too), writes the stubs and trampolines, and
  * patches every function found: a branch where the relocator proves it
- * safe, else a breakpoint. Returns 0, or -1 with a reason in err and the
- * target as it was.
+ * safe, else a breakpoint. held[0..nheld) are pcs that running signal
+ * handlers will return to: a patch never covers one after its first byte.
+ * Returns 0, or -1 with a reason in err and the target as it was.
  */
 int hook_install(struct target *t, struct hooks *hk, const struct finder_result *f,
-		 struct thread *th, taddr_t syscall_insn, char *err, size_t errlen);
+		 struct thread *th, taddr_t syscall_insn, const taddr_t *held, int nheld,
+		 char *err, size_t errlen);
 
 /* Sets the active flag in the target: stubs report events only while it is set. */
 int hook_set_active(struct target *t, const struct hooks *hk, bool on);

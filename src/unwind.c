@@ -727,10 +727,20 @@ int unwind_stack(struct unwinder *u, const struct arch_regs *caller, taddr_t *fr
 	return n;
 }
 
+/* Whether pc points at the signal return trampoline (libunwind's own
+ * unw_is_signal_frame means different frames on different arches). */
+static bool at_sigreturn(struct unwinder *u, taddr_t pc)
+{
+	uint64_t w[2];
+	return read_word(u, pc, &w[0]) == 0 && read_word(u, pc + 8, &w[1]) == 0 &&
+	       memcmp(w, arch_sigreturn_insn, arch_sigreturn_insn_len) == 0;
+}
+
 int unwind_interrupted(struct unwinder *u, const struct arch_regs *regs, taddr_t *pcs, taddr_t *locs,
 		       int max)
 {
 	unw_cursor_t c;
+	unw_word_t ip = arch_pc(regs);
 	int n = 0;
 	u->regs = regs;
 	copy_stack(u, arch_sp(regs));
@@ -738,12 +748,11 @@ int unwind_interrupted(struct unwinder *u, const struct arch_regs *regs, taddr_t
 	if (unw_init_remote(&c, u->as, u) < 0)
 		goto out;
 	for (int depth = 0; n < max && depth < 64; depth++) {
-		bool sig = unw_is_signal_frame(&c) > 0;
-		if (unw_step(&c) <= 0)
+		bool sig = at_sigreturn(u, arch_strip_pc(ip));
+		if (unw_step(&c) <= 0 || unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0)
 			break;
-		unw_word_t ip;
 		unw_save_loc_t loc;
-		if (!sig || unw_get_reg(&c, UNW_REG_IP, &ip) < 0)
+		if (!sig)
 			continue;
 		pcs[n] = arch_strip_pc(ip);
 		locs[n] = unw_get_save_loc(&c, UNW_REG_IP, &loc) == 0 && loc.type == UNW_SLT_MEMORY ?

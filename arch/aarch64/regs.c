@@ -112,6 +112,8 @@ void arch_regs_from_unw(struct arch_regs *r, int (*get)(void *ctx, int unw_regnu
 
 const uint8_t arch_syscall_insn[] = { 0x01, 0x00, 0x00, 0xd4 };	/* svc #0 */
 const size_t arch_syscall_insn_len = sizeof(arch_syscall_insn);
+const uint8_t arch_sigreturn_insn[] = { 0x68, 0x11, 0x80, 0xd2, 0x01, 0x00, 0x00, 0xd4 };	/* mov x8, #139; svc #0 */
+const size_t arch_sigreturn_insn_len = sizeof(arch_sigreturn_insn);
 const size_t arch_insn_align = 4;
 
 /* x8 = number, x0..x5 = arguments, pc at the svc. The restart that the

@@ -82,6 +82,8 @@ void arch_regs_from_unw(struct arch_regs *r, int (*get)(void *ctx, int unw_regnu
 
 const uint8_t arch_syscall_insn[] = { 0x0f, 0x05 };	/* syscall */
 const size_t arch_syscall_insn_len = sizeof(arch_syscall_insn);
+const uint8_t arch_sigreturn_insn[] = { 0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05 };	/* mov $15, %rax; syscall */
+const size_t arch_sigreturn_insn_len = sizeof(arch_sigreturn_insn);
 const size_t arch_insn_align = 1;
 
 /* orig_rax = -1 tells the kernel that the stop did not interrupt a system

@@ -1,14 +1,17 @@
 /* sigpark: a signal handler that interrupted a thread inside a tool's code
  * stays running while the tool detaches.
  *
- * Usage: sigpark [THREADS (4)]
+ * Usage: sigpark [THREADS (4)] [entry]
  * Worker threads malloc/free small blocks in a loop, and the main thread
  * sends each of them SIGUSR2 every 100 us. The handler looks at the pc the
  * signal interrupted: if it lies outside the executable segments of every
  * object the process had before "ready" (dl_iterate_phdr, the vDSO
  * included), it is in code a tool mapped since, and the first such handler
- * parks there: it prints "parked tid T pc P" and stays in the handler
- * (nanosleep) until SIGUSR1, which also ends parking for good. Returning
+ * parks there. With "entry" it parks instead where the pc lies in the first
+ * bytes of malloc after its first instruction (malloc+1 .. malloc+4, which
+ * an x86-64 branch patch would cover), from the start: "ready" comes once
+ * one has parked. A parked handler prints "parked tid T pc P" and stays in
+ * the handler (nanosleep) until SIGUSR1, which also ends parking for good. Returning
  * from that handler then resumes the interrupted code, wherever it is now:
  * if it was unmapped, the process dies of SIGSEGV. On SIGTERM it prints
  *   ops N signals S parked K
@@ -27,6 +30,7 @@
 static struct { uintptr_t lo, hi; } seg[MAXSEG];
 static int nseg;
 static atomic_int release, parked, stop;
+static uintptr_t park_lo, park_hi;	/* "entry": park for a pc in [lo, hi) */
 static atomic_long ops, signals;
 
 /* dl_iterate_phdr callback: notes the executable segments of one object. */
@@ -76,7 +80,7 @@ static void on_usr2(int sig, siginfo_t *si, void *ucv)
 #error "sigpark: no interrupted pc for this architecture"
 #endif
 	atomic_fetch_add(&signals, 1);
-	if (known_code(pc) || atomic_load(&release))
+	if (atomic_load(&release) || (park_hi ? pc < park_lo || pc >= park_hi : known_code(pc)))
 		return;
 	int no = 0;
 	if (!atomic_compare_exchange_strong(&parked, &no, 1))
@@ -121,9 +125,14 @@ static int poll_signal(void)
 int main(int argc, char **argv)
 {
 	int nt = argc > 1 ? atoi(argv[1]) : 4;
-	if (nt < 1 || nt > MAXT) {
-		fprintf(stderr, "usage: sigpark [THREADS 1..%d]\n", MAXT);
+	if (nt < 1 || nt > MAXT || (argc > 2 && strcmp(argv[2], "entry"))) {
+		fprintf(stderr, "usage: sigpark [THREADS 1..%d] [entry]\n", MAXT);
 		return 2;
+	}
+	if (argc > 2) {
+		void *(*volatile m)(size_t) = malloc;	/* libc's, through the GOT */
+		park_lo = (uintptr_t)m + 1;
+		park_hi = (uintptr_t)m + 5;
 	}
 	dl_iterate_phdr(note_object, NULL);
 	struct sigaction sa;
@@ -138,6 +147,16 @@ int main(int argc, char **argv)
 	for (long i = 0; i < nt; i++)
 		if (pthread_create(&th[i], NULL, worker, (void *)i))
 			return 99;
+	for (int waited = 0; park_hi && !atomic_load(&parked); waited++) {
+		if (waited == 20000) {
+			say("FAIL no handler interrupted malloc+1..4 in 20 s\n");
+			return 98;
+		}
+		for (int i = 0; i < nt; i++)
+			pthread_kill(th[i], SIGUSR2);
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
 	announce_ready();
 	int got_usr1 = 0;
 	for (;;) {
