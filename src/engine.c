@@ -399,11 +399,14 @@ static struct thread *injector(struct engine *e)
 /* Returns a thread that can run an injected system call. When every thread
  * is stopped in a clone or an exit event (a process that creates and joins
  * threads all the time), where nothing can be injected, lets them go on and
- * stops them again, up to 100 times; NULL if none came. */
+ * stops them again, up to 100 times within 2 s; NULL if none came (or the
+ * process exited or ran execve meanwhile). */
 static struct thread *ready_injector(struct engine *e)
 {
 	struct thread *th = injector(e);
-	for (int round = 0; !th && round < 100 && !e->t.gone; round++) {
+	uint64_t deadline = now_ns() + 2000000000ULL;
+	for (int round = 0; !th && round < 100 && !e->t.gone && !e->exec_seen && now_ns() < deadline;
+	     round++) {
 		resume_all(e);
 		int st;
 		pid_t pid = wait_any(e, 1, &st, false);
@@ -578,6 +581,14 @@ static int hook_process(struct engine *e, char *err, size_t errlen)
 		snprintf(err, errlen, "PID %d exited while leaktrap attached", pid);
 		goto fail;
 	}
+	/* Before anything is read: waiting for a usable thread lets the
+	 * threads run, and the process might exec or unload a library. */
+	th = ready_injector(e);
+	if (e->exec_seen || e->t.gone) {
+		snprintf(err, errlen, "PID %d %s while leaktrap attached: try again", pid,
+			 e->t.gone ? "exited" : "ran execve");
+		goto fail;
+	}
 	if (finder_find(&e->t, &e->found, err, errlen) < 0)
 		goto fail;
 	if (maps_read(pid, &m) < 0) {
@@ -586,7 +597,6 @@ static int hook_process(struct engine *e, char *err, size_t errlen)
 	}
 	e->syscall_insn = inject_find_insn(&e->t, &m);
 	maps_free(&m);
-	th = ready_injector(e);
 	if (!e->syscall_insn || !th) {
 		snprintf(err, errlen, "cannot run a system call in PID %d (%s)", pid,
 			 th ? "no syscall instruction found" : "no thread in a usable stop");
@@ -970,20 +980,34 @@ int engine_detach(struct engine *e, char *err, size_t errlen)
 			fprintf(stderr, "leaktrap: warning: threads still inside the stubs after %.0f ms\n",
 				(double)(now_ns() - t0) / 1e6);
 		drain_frees(e);	/* entries written by threads that were inside */
-		/* With the entries restored no thread can enter the region again:
-		 * the threads may run while we look for one to unmap it through. */
-		int busy = !e->t.gone && region_busy(e), r = 0;
-		if (!busy && !e->t.gone && ready_injector(e))
-			r = unmap_region(e);
-		else if (!busy && !e->t.gone)
-			r = -ESRCH;
-		if (busy || r < 0) {
+		/* With every entry restored no thread can enter the region again:
+		 * the threads may run while we look for one to unmap it through,
+		 * and are all stopped, outside it, when it goes. With an entry
+		 * still patched it stays: a thread may still branch into it. */
+		const char *why = NULL;
+		if (!e->t.gone && !e->exec_seen) {
+			if (ret < 0)
+				why = "an entry could not be restored";
+			else if (region_busy(e))
+				why = "a thread was still inside it";
+			else if (!ready_injector(e))
+				why = "no stopped thread could run munmap";
+			else if (e->t.gone || e->exec_seen)
+				;	/* the image it was in is gone */
+			else if (region_busy(e))
+				why = "a thread was still inside it";
+			else {
+				int r = unmap_region(e);
+				why = r == 0 ? NULL : r == -ESRCH ? "no stopped thread could run munmap" :
+				      strerror(-r);
+			}
+		}
+		if (why) {
 			/* Inert (flag clear, nothing branches to it): safe to leave. */
 			e->region_left = true;
 			if (!err[0])
 				snprintf(err, errlen, "the region at " TADDR_FMT " stays mapped (inert): %s",
-					 TADDR_ARG(e->hk->region), busy ? "a thread was still inside it" :
-					 r == -ESRCH ? "no stopped thread could run munmap" : strerror(-r));
+					 TADDR_ARG(e->hk->region), why);
 		}
 		e->hooked = false;
 	}

@@ -158,26 +158,32 @@ static const int nothrow_twin[][2] = {
  * (RG_NOTHROW, stub.S says why): its nothrow twin when the same object
  * defines one, through the twin's pad or trampoline when the twin is hooked
  * (its entry would take the call through a stub again), else at its entry;
- * 0 leaves the operator calling itself. Returns 0, or -1 if the write failed. */
+ * 0 leaves the operator calling itself. Also the twin's code range, so
+ * that the stub does not sample the calls the twin makes to the operator.
+ * Returns 0, or -1 if the write failed. */
 static int link_nothrow_twins(struct target *t, const struct hooks *hk,
 			      const struct finder_result *f, const bool *far)
 {
-	uint64_t call[sizeof(nothrow_twin) / sizeof(nothrow_twin[0])] = { 0 };
-	for (size_t i = 0; i < sizeof(call) / sizeof(call[0]); i++) {
-		int k = nothrow_twin[i][0], j = nothrow_twin[i][1];
+	enum { N = sizeof(nothrow_twin) / sizeof(nothrow_twin[0]) };
+	uint64_t twin[N][RG_NOTHROW_ENTRY / 8] = { { 0 } };	/* call, lo, len */
+	for (int i = 0; i < N; i++) {
+		int k = nothrow_twin[i][0], j = nothrow_twin[i][1], owner = j;
 		if (!hk->h[k].entry || !hk->h[j].entry || far[j] ||
 		    strcmp(f->fn[j].module, f->fn[k].module) != 0)
 			continue;
-		int owner = hk->h[j].how == HOW_ALIAS ? hk->h[j].alias_of : j;
+		while (hk->h[owner].how == HOW_ALIAS)
+			owner = hk->h[owner].alias_of;
+		if (hk->h[owner].entry == hk->h[k].entry)
+			continue;	/* one function: it would call itself */
 		const struct arch_hook_offsets *o = &arch_image_hooks[owner];
-		if (owner == k)
-			continue;
 		if (hk->h[owner].how == HOW_JMP || hk->h[owner].how == HOW_BKPT)
-			call[i] = hk->region + (o->pad ? o->pad : o->tramp);
+			twin[i][0] = hk->region + (o->pad ? o->pad : o->tramp);
 		else
-			call[i] = hk->h[j].entry;
+			twin[i][0] = hk->h[j].entry;
+		twin[i][1] = hk->h[j].entry;
+		twin[i][2] = f->fn[j].size;
 	}
-	return target_write(t, hk->region + RG_NOTHROW, call, sizeof(call));
+	return target_write(t, hk->region + RG_NOTHROW, twin, sizeof(twin));
 }
 
 /* Moves threads whose PC lies inside a patch window out of it by single-stepping. */
@@ -303,8 +309,9 @@ int hook_install(struct target *t, struct hooks *hk, const struct finder_result 
 			if (hk->h[j].entry == h->entry) {
 				/* glibc: aligned_alloc and memalign are one function. */
 				h->how = HOW_ALIAS;
-				h->alias_of = j;
+				h->alias_of = j;	/* the first: never an alias itself */
 				snprintf(h->why, sizeof(h->why), "same entry as %s", hook_defs[j].name);
+				break;
 			}
 		if (h->how == HOW_ALIAS)
 			continue;

@@ -27,13 +27,16 @@
  *                            and tries again instead of dropping, as long as
  *                            the arch counter is below RG_BEAT, which the
  *                            reader keeps moving ahead while it lives
- *   RG_NOTHROW               4 u64: what the sampled path of a throwing
- *                            operator new (new, new[], new(align),
- *                            new[](align), in that order) calls: the
- *                            original of its nothrow twin, so that when it
- *                            fails the stub can leave and let the operator
- *                            itself throw with no stub frame on the stack;
- *                            0: the operator itself (hook.c)
+ *   RG_NOTHROW               4 x {u64 call, lo, len}: what the sampled
+ *                            path of a throwing operator new (new, new[],
+ *                            new(align), new[](align), in that order) calls:
+ *                            the original of its nothrow twin, so that when
+ *                            it fails the stub can leave and let the
+ *                            operator itself throw with no stub frame on
+ *                            the stack; 0: the operator itself. A call made
+ *                            from the twin's code [lo, lo + len) (libstdc++'s
+ *                            nothrow operator calls the throwing one) is
+ *                            not sampled again (hook.c)
  *   RG_DRAWS                 RG_NDRAWS i64 sampling intervals: the
  *                            quantiles of an exponential distribution of
  *                            mean T; a stub picks one at random per sample
@@ -67,6 +70,7 @@
 #define RG_FDROPS        (RG_DATA + 512)
 #define RG_BEAT          (RG_DATA + 576)
 #define RG_NOTHROW       (RG_DATA + 640)
+#define RG_NOTHROW_ENTRY 24
 
 /* A table of quantile means rather than a logarithm in the stub: the mean
  * interval is exactly T and the shape is exponential but for the finest

@@ -159,10 +159,16 @@ lt_image:
 	ldr	x9, [sp, #SF_SCRATCH]
 .if \twin < 0
 	bl	lt_pad_\name			/* the original, as called from here */
-.else
-	ldr	x16, lt_image + RG_NOTHROW + \twin	/* see NEWTHROW */
+.else						/* see NEWTHROW */
+	str	x1, [sp, #SF_SCRATCH]		/* the alignment (if any), for the operator */
+	hint	#7				/* xpaclri: x30 (kept in the frame) unsigned */
+	ldr	x16, lt_image + RG_NOTHROW + \twin + 8
+	sub	x16, x30, x16			/* called from the twin's own code? */
+	ldr	x17, lt_image + RG_NOTHROW + \twin + 16
+	cmp	x16, x17
+	b.lo	88f				/* then its caller's stub samples the call */
+	ldr	x16, lt_image + RG_NOTHROW + \twin
 	cbz	x16, 86f
-	str	x1, [sp, #SF_SCRATCH]		/* the alignment (if any), for a retry */
 .if \aligned
 	adr	x2, lt_image			/* the std::nothrow_t &, never read */
 .else
@@ -170,8 +176,8 @@ lt_image:
 .endif
 	blr	x16
 	cbnz	x0, 87f
-	adr	x16, INFLIGHT			/* failed: leave, and let the operator */
-85:	ldxr	w17, [x16]			/* itself retry, called from the caller */
+88:	adr	x16, INFLIGHT			/* leave, and let the operator itself */
+85:	ldxr	w17, [x16]			/* run (and retry), called from the caller */
 	sub	w17, w17, #1
 	stxr	w1, w17, [x16]
 	cbnz	w1, 85b
@@ -343,7 +349,9 @@ lt_stub_reallocarray:		/* reallocarray(p, n, size) */
  * leaves the stack and x30 as it found them and branches to the operator
  * itself, like the unsampled path, which fails again and throws into its
  * caller's frames alone. A new_handler that throws std::bad_alloc is then
- * called twice.
+ * called twice. A call from the twin's own code (libstdc++'s nothrow
+ * operator calls this one) goes straight to the operator: the stub that
+ * called the twin records it.
  */
 .macro NEWTHROW name, kind, twin, aligned
 lt_stub_\name:
@@ -353,12 +361,12 @@ lt_stub_\name:
 .endm
 
 /* The C++ operators (where an allocator defines them: src/finder.h). */
-	NEWTHROW new, 10, 0, 0
-	NEWTHROW new_array, 11, 8, 0
+	NEWTHROW new, 10, 0*RG_NOTHROW_ENTRY, 0
+	NEWTHROW new_array, 11, 1*RG_NOTHROW_ENTRY, 0
 	ALLOC	new_nothrow, 12, x0
 	ALLOC	new_array_nothrow, 13, x0
-	NEWTHROW new_aligned, 14, 16, 1
-	NEWTHROW new_array_aligned, 15, 24, 1
+	NEWTHROW new_aligned, 14, 2*RG_NOTHROW_ENTRY, 1
+	NEWTHROW new_array_aligned, 15, 3*RG_NOTHROW_ENTRY, 1
 	ALLOC	new_aligned_nothrow, 16, x0
 	ALLOC	new_array_aligned_nothrow, 17, x0
 	FREE1	delete

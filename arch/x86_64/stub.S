@@ -93,10 +93,14 @@ lt_image:
 .if \twin < 0
 	call	\tramp
 .else
+	mov	%rsi, 16(%rsp)		/* the alignment (if any), for the operator */
+	mov	40(%rsp), %rax		/* called from the twin's own code? */
+	sub	lt_image+RG_NOTHROW+\twin+8(%rip), %rax
+	cmp	lt_image+RG_NOTHROW+\twin+16(%rip), %rax
+	jb	5f			/* then its caller's stub samples the call */
 	mov	lt_image+RG_NOTHROW+\twin(%rip), %rax
 	test	%rax, %rax
 	jz	3f
-	mov	%rsi, 16(%rsp)		/* the alignment (if any), for a retry */
 .if \aligned
 	lea	lt_image(%rip), %rdx	/* the std::nothrow_t &, never read */
 .else
@@ -105,8 +109,8 @@ lt_image:
 	call	*%rax
 	test	%rax, %rax
 	jnz	4f
-	mov	(%rsp), %rdi		/* failed: leave, and let the operator */
-	mov	16(%rsp), %rsi		/* itself retry, called from the caller */
+5:	mov	(%rsp), %rdi		/* leave, and let the operator itself */
+	mov	16(%rsp), %rsi		/* run (and retry), called from the caller */
 	add	$40, %rsp
 	lock decl INFLIGHT
 	jmp	\tramp
@@ -288,7 +292,9 @@ lt_stub_posix_memalign:		/* posix_memalign(&p, align, size): the block lands in 
  * new_handler loop) and records what that returns; when it returns NULL the
  * stub leaves the stack as it found it and jumps to the operator itself,
  * which fails again and throws into its caller's frames alone. A
- * new_handler that throws std::bad_alloc is then called twice.
+ * new_handler that throws std::bad_alloc is then called twice. A call from
+ * the twin's own code (libstdc++'s nothrow operator calls this one) goes
+ * straight to the operator: the stub that called the twin records it.
  */
 .macro NEWTHROW name, kind, twin, aligned
 lt_stub_\name:
@@ -298,12 +304,12 @@ lt_stub_\name:
 .endm
 
 /* The C++ operators (where an allocator defines them: src/finder.h). */
-	NEWTHROW new, 10, 0, 0
-	NEWTHROW new_array, 11, 8, 0
+	NEWTHROW new, 10, 0*RG_NOTHROW_ENTRY, 0
+	NEWTHROW new_array, 11, 1*RG_NOTHROW_ENTRY, 0
 	ALLOC1	new_nothrow, 12
 	ALLOC1	new_array_nothrow, 13
-	NEWTHROW new_aligned, 14, 16, 1
-	NEWTHROW new_array_aligned, 15, 24, 1
+	NEWTHROW new_aligned, 14, 2*RG_NOTHROW_ENTRY, 1
+	NEWTHROW new_array_aligned, 15, 3*RG_NOTHROW_ENTRY, 1
 	ALLOC1	new_aligned_nothrow, 16
 	ALLOC1	new_array_aligned_nothrow, 17
 	FREE1	delete
