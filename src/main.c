@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,6 +85,21 @@ struct options {
 	int *script_fd;            /* -x files, opened before attaching */
 	int nscripts;
 };
+
+/* Exits with a one-line error if the command file fd (named name) is a
+ * directory, or a regular file whose start is not text. */
+static void check_command_file(int fd, const char *name)
+{
+	struct stat st;
+	char head[512];
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+		die(1, "command file %s is a directory: give a file of commands, one per line", name);
+	ssize_t n = S_ISREG(st.st_mode) ? pread(fd, head, sizeof(head), 0) : 0;
+	const char *nul = n > 0 ? memchr(head, 0, (size_t)n) : NULL;
+	if (nul)
+		die(1, "command file %s is not text (a NUL byte at offset %td): give a file of "
+		    "commands, one per line", name, nul - head);
+}
 
 /* Parses argv into o; exits with status 2 and one line on bad usage. */
 static void parse_options(int argc, char **argv, struct options *o)
@@ -230,6 +246,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		if (o->script_kind[i] == 'x' && strcmp(o->script_arg[i], "-") &&
 		    (o->script_fd[i] = open(o->script_arg[i], O_RDONLY | O_CLOEXEC)) < 0)
 			die(1, "cannot read command file %s: %s", o->script_arg[i], strerror(errno));
+		if (o->script_fd[i] >= 0)
+			check_command_file(o->script_fd[i], o->script_arg[i]);
 	}
 }
 

@@ -62,8 +62,13 @@ int script_run_fd(struct interp *I, int fd, const char *name)
 				lineno + 1, sizeof(buf) - 2);
 			return 1;
 		}
-		buf[len] = 0;
 		lineno++;
+		if (memchr(buf, 0, len)) {
+			fprintf(stderr, "%s:%u: not text (a NUL byte): give a file of commands, one per line\n",
+				name, lineno);
+			return 1;
+		}
+		buf[len] = 0;
 		int rc = run_line(I, name, lineno, buf);
 		size_t used = nl ? len + 1 : have;
 		memmove(buf, buf + used, have - used);

@@ -11,7 +11,11 @@
 #  - -ex sequence: snapshot, sleep, diff, in order, exit 0; a bad -ex stops
 #    the rest with "-ex 'CMD': ..." and exit 1;
 #  - `-x -` and a plain pipe on stdin read the commands from stdin;
-#  - -x of a missing file: one line naming it, exit 1, before attaching.
+#  - -x of a missing file, a directory or a binary file: one line naming
+#    it, exit 1, before attaching;
+#  - a NUL byte at line 3 (past the first 512 bytes), an overlong line 2, a
+#    file that ends inside a quote: line 1 runs, then "FILE:N: ..." names
+#    the problem, exit 1.
 . "$(dirname "$0")/lib.sh"
 
 start_target leak_steady
@@ -76,6 +80,28 @@ run_lt 30 -p "$TPID" -x "$T/no-such-file"
 [ "$LTRC" = 1 ] || fail "missing -x file: exit $LTRC, wanted 1"
 [ "$(grep -c '' "$LTERR")" = 1 ] && grep -q "^leaktrap: cannot read command file $T/no-such-file" "$LTERR" ||
 	fail "missing -x file: wanted one line naming it before attaching: $(cat "$LTERR")"
+untraced "$TPID"
+
+# files that are not command files: refused before attaching
+mkdir -p "$T/a-directory"
+head -c 4096 "$LT" >"$T/binary"
+for f in a-directory binary; do
+	run_lt 30 -p "$TPID" -x "$T/$f"
+	[ "$LTRC" = 1 ] && [ "$(grep -c '' "$LTERR")" = 1 ] &&
+	grep -Eq "^leaktrap: command file $T/$f is (a directory|not text)" "$LTERR" ||
+		fail "-x $f: exit $LTRC, wanted 1 and one line before attaching: $(head -3 "$LTERR")"
+done
+untraced "$TPID"
+# a NUL byte further on, an overlong line, a file that ends mid-command:
+# each stops at its line, exit 1
+{ echo status; printf '# %0600d\n' 0; printf 'snap\0shot\n'; } >"$T/nul-later"	# past the first 512 bytes
+{ echo status; head -c 9000 /dev/zero | tr '\0' x; echo; } >"$T/overlong"
+printf 'status\nlive top "3' >"$T/mid-command"
+for f in "nul-later:3: not text" "overlong:2: line too long" "mid-command:2: unterminated quote"; do
+	run_lt 60 -p "$TPID" -x "$T/${f%%:*}"
+	[ "$LTRC" = 1 ] && grep -q "^$T/$f" "$LTERR" && grep -q '^target: ' "$LTOUT" ||
+		fail "-x ${f%%:*}: exit $LTRC, wanted 1, status run and '$T/$f': $(grep -v hooks "$LTERR" | head -3)"
+done
 untraced "$TPID"
 
 same_code "$TPID" before
