@@ -636,6 +636,16 @@ static int hook_process(struct engine *e, char *err, size_t errlen)
 	e->pause_attach_ms = (double)(now_ns() - t0) / 1e6;
 	return 0;
 fail:
+	/* A process being killed fails whatever step it is in (a thread gone
+	 * under an injection): that, not the step, is the news. Its threads
+	 * show it within a few milliseconds. */
+	for (int i = 0; i < 20; i++) {
+		if (target_exited(pid)) {
+			snprintf(err, errlen, "PID %d exited while leaktrap attached", pid);
+			break;
+		}
+		usleep(1000);
+	}
 	/* nothing of ours is in the target: let go of the stopped threads as
 	 * they are (PTRACE_DETACH needs them stopped, so no resume first) */
 	release_threads(e);

@@ -10,6 +10,7 @@
  * it instead of returning -ERESTARTSYS to its caller.
  */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,19 +61,26 @@ taddr_t inject_find_insn(struct target *t, const struct maps *m)
 }
 
 /* Waits for th's next ptrace-stop; returns the wait status, or -ESRCH if
- * the thread died. */
+ * the thread died. It polls rather than blocks: when the process is killed,
+ * its main thread is reported only after every other thread has been
+ * reaped, which is the engine's wait to do, not this one's. */
 static int wait_stop(struct thread *th)
 {
-	for (;;) {
+	for (int spin = 0;; spin++) {
 		int st;
-		if (waitpid(th->tid, &st, __WALL) < 0) {
-			if (errno == EINTR)
-				continue;
+		pid_t r = waitpid(th->tid, &st, __WALL | WNOHANG);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
 			return -errno;
-		}
-		if (!WIFSTOPPED(st))
+		if (r > 0)
+			return WIFSTOPPED(st) ? st : -ESRCH;
+		if (target_exited(th->tid))
 			return -ESRCH;
-		return st;
+		if (spin < 200)
+			sched_yield();
+		else
+			usleep(100);
 	}
 }
 

@@ -36,7 +36,8 @@ static ssize_t read_small(const char *path, char *buf, size_t len)
 	return n;
 }
 
-long target_status_field(pid_t pid, const char *name)
+/* Returns the field name of /proc/PID/status, read in base; -1 if absent. */
+static long status_field(pid_t pid, const char *name, int base)
 {
 	char path[64], buf[4096];
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
@@ -45,8 +46,13 @@ long target_status_field(pid_t pid, const char *name)
 	size_t nl = strlen(name);
 	for (char *p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
 		if (!strncmp(p, name, nl) && p[nl] == ':')
-			return strtol(p + nl + 1, NULL, 10);
+			return strtol(p + nl + 1, NULL, base);
 	return -1;
+}
+
+long target_status_field(pid_t pid, const char *name)
+{
+	return status_field(pid, name, 10);
 }
 
 /* Parses state and flags out of /proc/PID/stat; returns 0 or -errno. */
@@ -104,6 +110,18 @@ static void explain_eperm(pid_t pid, char *err, size_t errlen)
 			 "run leaktrap as that user or as root", pid, uid);
 }
 
+bool target_exited(pid_t tid)
+{
+	char state, comm[64];
+	unsigned long flags;
+	if (stat_state(tid, &state, &flags, comm, sizeof(comm)) < 0 || state == 'Z' || state == 'X' ||
+	    (flags & 0x4))	/* PF_EXITING: on its way out */
+		return true;
+	/* killed, and not there yet (a traced thread stops at its exit event first) */
+	long pend = status_field(tid, "SigPnd", 16), shd = status_field(tid, "ShdPnd", 16);
+	return ((pend > 0 ? pend : 0) | (shd > 0 ? shd : 0)) & (1L << (SIGKILL - 1));
+}
+
 /* Returns how many threads of pid have not exited. */
 static int live_threads(pid_t pid)
 {
@@ -153,6 +171,15 @@ static int check_pid(pid_t pid, char *err, size_t errlen)
 	if (flags & 0x00200000) {	/* PF_KTHREAD */
 		snprintf(err, errlen, "PID %d (%s) is a kernel thread: leaktrap examines user processes", pid, comm);
 		return -1;
+	}
+	/* A main thread that has exited before the others is also what a
+	 * process being killed looks like for a moment: look again. */
+	for (int i = 0; i < 10 && (state == 'Z' || state == 'X') && live_threads(pid) > 0; i++) {
+		usleep(10000);
+		if (stat_state(pid, &state, &flags, comm, sizeof(comm)) < 0) {
+			snprintf(err, errlen, "PID %d exited while leaktrap looked at it", pid);
+			return -1;
+		}
 	}
 	if ((state == 'Z' || state == 'X') && live_threads(pid) > 0) {
 		/* its memory is reachable only through the other threads */
