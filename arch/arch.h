@@ -30,8 +30,10 @@ void arch_set_pc(struct arch_regs *r, taddr_t pc);
 /* The n-th integer argument register at a function entry (n < 6). */
 uint64_t arch_arg(const struct arch_regs *r, int n);
 /* Copies register unw_regnum (libunwind numbering) into *val; returns 0, or
- * -1 when the register is not one that callers can rely on. */
-int arch_unw_reg(const struct arch_regs *r, int unw_regnum, uint64_t *val);
+ * -1 when the register is not one that callers can rely on. whole: r is a
+ * stopped thread's own register set, where every register is exact (else
+ * a caller frame, struct arch_event). */
+int arch_unw_reg(const struct arch_regs *r, bool whole, int unw_regnum, uint64_t *val);
 /* Whether unw_regnum is the PC, resp. SP, in libunwind's numbering. */
 bool arch_unw_is_pc(int unw_regnum);
 

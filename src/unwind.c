@@ -69,6 +69,7 @@ struct unwinder {
 	struct page *pages;
 	/* per event */
 	const struct arch_regs *regs;
+	bool regs_whole;              /* regs are a stopped thread's own, all exact */
 	struct arch_regs frame_regs;  /* an unwind restarted at a stripped pc */
 	taddr_t stack_lo, stack_hi;
 	bool stack_given;     /* unwind_set_stack supplied the copy for the next unwind */
@@ -595,7 +596,7 @@ static int acc_access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val
 {
 	struct unwinder *u = arg;
 	uint64_t v;
-	if (write || arch_unw_reg(u->regs, reg, &v) < 0)
+	if (write || arch_unw_reg(u->regs, u->regs_whole, reg, &v) < 0)
 		return -UNW_EBADREG;
 	*val = v;
 	return 0;
@@ -695,33 +696,43 @@ static int cursor_reg(void *cursor, int unw_regnum, uint64_t *val)
 	return 0;
 }
 
+/* Steps c to the caller's frame; returns that frame's pc, stripped of any
+ * pointer authentication code, or 0 at the end of the stack. A signed
+ * return address restarts the cursor at the stripped pc, which libunwind
+ * would look up as it is; *more turns false when that restart failed. */
+static taddr_t step_frame(struct unwinder *u, unw_cursor_t *c, bool *more)
+{
+	unw_word_t ip;
+	if (unw_step(c) <= 0 || unw_get_reg(c, UNW_REG_IP, &ip) < 0 || ip == 0)
+		return 0;
+	taddr_t pc = arch_strip_pc(ip);
+	if (pc != ip) {
+		memset(&u->frame_regs, 0, sizeof(u->frame_regs));
+		arch_regs_from_unw(&u->frame_regs, cursor_reg, c);
+		arch_set_pc(&u->frame_regs, pc);
+		u->regs = &u->frame_regs;
+		u->regs_whole = false;
+		*more = unw_init_remote(c, u->as, u) >= 0;
+	}
+	return pc;
+}
+
 int unwind_stack(struct unwinder *u, const struct arch_regs *caller, taddr_t *frames, int max)
 {
 	unw_cursor_t c;
 	int n = 0;
 	u->regs = caller;
+	u->regs_whole = false;
 	if (!u->stack_given || u->stack_lo != arch_sp(caller))
 		copy_stack(u, arch_sp(caller));
 	u->stack_given = false;
 	frames[n++] = arch_pc(caller);
-	if (unw_init_remote(&c, u->as, u) < 0)
-		return n;
-	while (n < max && unw_step(&c) > 0) {
-		unw_word_t ip;
-		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0)
+	bool more = unw_init_remote(&c, u->as, u) >= 0;
+	while (n < max && more) {
+		taddr_t pc = step_frame(u, &c, &more);
+		if (!pc)
 			break;
-		taddr_t pc = arch_strip_pc(ip);
 		frames[n++] = pc;
-		if (pc != ip) {
-			/* A signed return address: libunwind would look it up as it is,
-			 * so the unwind goes on from a new cursor at the stripped one. */
-			memset(&u->frame_regs, 0, sizeof(u->frame_regs));
-			arch_regs_from_unw(&u->frame_regs, cursor_reg, &c);
-			arch_set_pc(&u->frame_regs, pc);
-			u->regs = &u->frame_regs;
-			if (unw_init_remote(&c, u->as, u) < 0)
-				break;
-		}
 	}
 	u->stack_lo = u->stack_hi = 0;
 	return n;
@@ -740,27 +751,28 @@ int unwind_interrupted(struct unwinder *u, const struct arch_regs *regs, taddr_t
 		       int max)
 {
 	unw_cursor_t c;
-	unw_word_t ip = arch_pc(regs);
+	taddr_t pc = arch_strip_pc(arch_pc(regs));
 	int n = 0;
 	u->regs = regs;
+	u->regs_whole = true;
 	copy_stack(u, arch_sp(regs));
 	u->stack_given = false;
-	if (unw_init_remote(&c, u->as, u) < 0)
-		goto out;
-	for (int depth = 0; n < max && depth < 64; depth++) {
-		bool sig = at_sigreturn(u, arch_strip_pc(ip));
-		if (unw_step(&c) <= 0 || unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0)
+	bool more = unw_init_remote(&c, u->as, u) >= 0;
+	for (int depth = 0; n < max && more && depth < 64; depth++) {
+		bool sig = at_sigreturn(u, pc);
+		if (!(pc = step_frame(u, &c, &more)))
 			break;
-		unw_save_loc_t loc;
 		if (!sig)
 			continue;
-		pcs[n] = arch_strip_pc(ip);
+		/* the frame a signal interrupted: its pc is exact, never signed */
+		unw_save_loc_t loc;
+		pcs[n] = pc;
 		locs[n] = unw_get_save_loc(&c, UNW_REG_IP, &loc) == 0 && loc.type == UNW_SLT_MEMORY ?
 			  loc.u.addr : 0;
 		n++;
 	}
-out:
 	u->stack_lo = u->stack_hi = 0;
+	u->regs_whole = false;
 	return n;
 }
 

@@ -62,14 +62,17 @@ uint64_t arch_arg(const struct arch_regs *r, int n)
 }
 
 /* libunwind's aarch64 numbering (UNW_AARCH64_X0 = 0 ... X30, SP = 31,
- * PC = 32) onto the register set. Only what is exact in a caller frame
- * (struct arch_event) is given: x19..x29, sp and pc. Not x30: at the
+ * PC = 32) onto the register set. Of a caller frame (struct arch_event)
+ * only what is exact there is given: x19..x29, sp and pc. Not x30: at the
  * caller's return point it holds that very return address, and the
  * caller's own return address is for libunwind to find through its CFI.
+ * A whole register set also gives x0..x30: a thread stopped in a leaf
+ * function (a system call wrapper) has its return address in x30.
  * Returns 0, or -1 for any other register. */
-int arch_unw_reg(const struct arch_regs *r, int n, uint64_t *val)
+int arch_unw_reg(const struct arch_regs *r, bool whole, int n, uint64_t *val)
 {
-	if (n >= UNW_AARCH64_X19 && n <= UNW_AARCH64_X29)
+	if ((n >= UNW_AARCH64_X19 && n <= UNW_AARCH64_X29) ||
+	    (whole && n >= UNW_AARCH64_X0 && n <= UNW_AARCH64_X30))
 		*val = r->r.regs[n - UNW_AARCH64_X0];
 	else if (n == UNW_AARCH64_SP)
 		*val = r->r.sp;

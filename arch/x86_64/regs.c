@@ -41,8 +41,9 @@ uint64_t arch_arg(const struct arch_regs *r, int n)
 }
 
 /* libunwind's x86-64 numbering (UNW_X86_64_RAX = 0 ... RIP = 16) onto the
- * register set. Returns 0, or -1 for a register libunwind may not have. */
-int arch_unw_reg(const struct arch_regs *r, int n, uint64_t *val)
+ * register set (every one: a caller frame's return address is on the stack,
+ * never in a register). Returns 0, or -1 for a register libunwind may not have. */
+int arch_unw_reg(const struct arch_regs *r, bool whole, int n, uint64_t *val)
 {
 	const struct user_regs_struct *u = &r->r;
 	const unsigned long long v[] = {
