@@ -425,8 +425,10 @@ static bool any_allocation_hooked(const struct hooks *hk, pid_t pid, char *err, 
 	size_t n = (size_t)snprintf(err, errlen, "no allocation function of PID %d could be hooked", pid);
 	const char *sep = ":";
 	for (int k = 0; k < HK_COUNT; k++) {
-		const struct hook *h = &hk->h[k];
-		if (hook_defs[k].allocates && h->how != HOW_NONE)
+		const struct hook *h = &hk->h[k], *own = h;
+		while (own->how == HOW_ALIAS)
+			own = &hk->h[own->alias_of];
+		if (hook_defs[k].allocates && own->how != HOW_NONE)
 			return true;
 		if (hook_defs[k].allocates && h->entry && n < errlen) {
 			n += (size_t)snprintf(err + n, errlen - n, "%s %s (%s)", sep, hook_defs[k].name, h->why);
@@ -619,8 +621,8 @@ static int hook_process(struct engine *e, char *err, size_t errlen)
 	if (!any_allocation_hooked(e->hk, pid, err, errlen)) {
 		/* no thread has run since: none can be inside a stub */
 		hook_set_active(&e->t, e->hk, false);
-		hook_unpatch(&e->t, e->hk);
-		hook_unmap(&e->t, e->hk, th, e->syscall_insn);
+		if (hook_unpatch(&e->t, e->hk) == 0)	/* else a patch may still lead there */
+			hook_unmap(&e->t, e->hk, th, e->syscall_insn);
 		goto fail;
 	}
 	e->hooked = true;
@@ -640,7 +642,7 @@ fail:
 	 * under an injection): that, not the step, is the news. Its threads
 	 * show it within a few milliseconds. */
 	for (int i = 0; i < 20; i++) {
-		if (target_exited(pid)) {
+		if (target_exited(pid, true)) {
 			snprintf(err, errlen, "PID %d exited while leaktrap attached", pid);
 			break;
 		}
@@ -1000,7 +1002,7 @@ int engine_detach(struct engine *e, char *err, size_t errlen)
 				why = "an entry could not be restored";
 			else if (region_busy(e))
 				why = "a thread was still inside it";
-			else if (!ready_injector(e))
+			else if (!ready_injector(e) && !e->t.gone && !e->exec_seen)
 				why = "no stopped thread could run munmap";
 			else if (e->t.gone || e->exec_seen)
 				;	/* the image it was in is gone */

@@ -75,7 +75,7 @@ static int wait_stop(struct thread *th)
 			return -errno;
 		if (r > 0)
 			return WIFSTOPPED(st) ? st : -ESRCH;
-		if (target_exited(th->tid))
+		if (target_exited(th->tid, false))
 			return -ESRCH;
 		if (spin < 200)
 			sched_yield();
@@ -137,8 +137,11 @@ int inject_syscall(struct target *t, struct thread *th, taddr_t insn,
 		if (e == 0)
 			*ret = arch_syscall_ret(&out);
 	}
-	if (e == -ESRCH)
+	if (e == -ESRCH) {
+		th->stop = STOP_RUNNING;	/* dying: nothing of it to restore */
+		th->regs_ok = false;
 		return e;
+	}
 	/* Whatever happened, put the registers back and end in an interrupt-stop. */
 	int e2 = arch_regs_set(th->tid, &saved);
 	if (e2 == 0 && ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) < 0)

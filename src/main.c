@@ -92,7 +92,9 @@ static void check_command_file(int fd, const char *name)
 {
 	struct stat st;
 	char head[512];
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+	if (fstat(fd, &st) < 0)
+		die(1, "cannot read command file %s: %s", name, strerror(errno));
+	if (S_ISDIR(st.st_mode))
 		die(1, "command file %s is a directory: give a file of commands, one per line", name);
 	ssize_t n = S_ISREG(st.st_mode) ? pread(fd, head, sizeof(head), 0) : 0;
 	const char *nul = n > 0 ? memchr(head, 0, (size_t)n) : NULL;

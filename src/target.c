@@ -36,8 +36,9 @@ static ssize_t read_small(const char *path, char *buf, size_t len)
 	return n;
 }
 
-/* Returns the field name of /proc/PID/status, read in base; -1 if absent. */
-static long status_field(pid_t pid, const char *name, int base)
+/* Returns the field name of /proc/PID/status, read in base (16: a signal
+ * mask, all 64 bits); -1 if absent. */
+static long long status_field(pid_t pid, const char *name, int base)
 {
 	char path[64], buf[4096];
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
@@ -46,13 +47,14 @@ static long status_field(pid_t pid, const char *name, int base)
 	size_t nl = strlen(name);
 	for (char *p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
 		if (!strncmp(p, name, nl) && p[nl] == ':')
-			return strtol(p + nl + 1, NULL, base);
+			return base == 16 ? (long long)strtoull(p + nl + 1, NULL, 16) :
+					    strtoll(p + nl + 1, NULL, base);
 	return -1;
 }
 
 long target_status_field(pid_t pid, const char *name)
 {
-	return status_field(pid, name, 10);
+	return (long)status_field(pid, name, 10);
 }
 
 /* Parses state and flags out of /proc/PID/stat; returns 0 or -errno. */
@@ -110,16 +112,20 @@ static void explain_eperm(pid_t pid, char *err, size_t errlen)
 			 "run leaktrap as that user or as root", pid, uid);
 }
 
-bool target_exited(pid_t tid)
+bool target_exited(pid_t tid, bool or_killed)
 {
 	char state, comm[64];
 	unsigned long flags;
 	if (stat_state(tid, &state, &flags, comm, sizeof(comm)) < 0 || state == 'Z' || state == 'X' ||
 	    (flags & 0x4))	/* PF_EXITING: on its way out */
 		return true;
+	if (!or_killed)
+		return false;
 	/* killed, and not there yet (a traced thread stops at its exit event first) */
-	long pend = status_field(tid, "SigPnd", 16), shd = status_field(tid, "ShdPnd", 16);
-	return ((pend > 0 ? pend : 0) | (shd > 0 ? shd : 0)) & (1L << (SIGKILL - 1));
+	long long pend = status_field(tid, "SigPnd", 16), shd = status_field(tid, "ShdPnd", 16);
+	unsigned long long mask = (pend == -1 ? 0 : (unsigned long long)pend) |
+				  (shd == -1 ? 0 : (unsigned long long)shd);
+	return mask & (1ULL << (SIGKILL - 1));
 }
 
 /* Returns how many threads of pid have not exited. */
@@ -300,7 +306,7 @@ int target_seize(struct target *t, pid_t pid, char *err, size_t errlen)
 	do
 		r = seize_new_threads(t);
 	while (r > 0);
-	if (r == -EPERM) {
+	if (r == -EPERM && !target_exited(pid, true)) {	/* a dying thread refuses too */
 		explain_eperm(pid, err, errlen);
 		return -1;
 	}

@@ -45,8 +45,9 @@ int target_seize(struct target *t, pid_t pid, char *err, size_t errlen);
  * TracerPid ...), or -1 if the task or the field does not exist. */
 long target_status_field(pid_t tid, const char *name);
 
-/* Whether the process or thread tid has exited or is exiting. */
-bool target_exited(pid_t tid);
+/* Whether the process or thread tid has exited or is exiting (or_killed:
+ * or has a SIGKILL pending, which it has not acted on yet). */
+bool target_exited(pid_t tid, bool or_killed);
 
 /* Returns the thread with this tid, or NULL. */
 struct thread *target_thread(struct target *t, pid_t tid);
