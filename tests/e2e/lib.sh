@@ -295,6 +295,23 @@ untraced() {
 
 # ---------------------------------------------------------------- reports
 
+# json_reports PID WHAT FILES...: each FILE is one JSON report for PID with a
+# list of groups; names the bad ones ("WHAT N: ..."), and fails if any is.
+# (One python for all: a busy target leaves little CPU for one per report.)
+json_reports() {
+	python3 - "$@" <<'PY'
+import json, sys
+pid, what, bad = int(sys.argv[1]), sys.argv[2], 0
+for i, f in enumerate(sys.argv[3:], 1):
+    try:
+        r = json.load(open(f))
+        assert r["pid"] == pid and isinstance(r["groups"], list), "wrong pid or no groups"
+    except Exception as e:
+        print("%s %d: %s: %s" % (what, i, f, e)); bad += 1
+sys.exit(1 if bad else 0)
+PY
+}
+
 # check_report PID [schema options...]: schema check of $LTOUT.
 # ($ALLOCATOR: what the object defining malloc is called; glibc's libc.so by default)
 check_report() {

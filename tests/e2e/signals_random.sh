@@ -60,17 +60,7 @@ done
 for p in attaching sampling finished; do
 	log "signal while $p: $(grep -o "$p" <<<"$phases" | wc -l) sessions"
 done
-python3 - "$TPID" $reports <<'PY' || fail "some session printed a bad report"
-import json, sys
-pid = int(sys.argv[1]); bad = 0
-for i, f in enumerate(sys.argv[2:], 1):
-    try:
-        r = json.load(open(f))
-        assert r["pid"] == pid and isinstance(r["groups"], list), "wrong pid or no groups"
-    except Exception as e:
-        print("session %d: %s: %s" % (i, f, e)); bad += 1
-sys.exit(1 if bad else 0)
-PY
+json_reports "$TPID" session $reports || fail "some session printed a bad report"
 same_code "$TPID" before
 stop_target "$TPID" 0
 grep '^ops' "$TOUT"

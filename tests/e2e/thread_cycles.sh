@@ -32,17 +32,7 @@ for i in $(seq 1 "$CYCLES"); do
 	[ "$FAILED" = 0 ] || break
 done
 log "$i cycles in $(( $(date +%s) - t0 ))s, slowest $slowest ms; threads now: $(ls /proc/$TPID/task | wc -l)"
-python3 - "$TPID" $reports <<'PY' || fail "some cycle printed a bad report"
-import json, sys
-pid = int(sys.argv[1]); bad = 0
-for i, f in enumerate(sys.argv[2:], 1):
-    try:
-        r = json.load(open(f))
-        assert r["pid"] == pid and isinstance(r["groups"], list), "wrong pid or no groups"
-    except Exception as e:
-        print("cycle %d: %s: %s" % (i, f, e)); bad += 1
-sys.exit(1 if bad else 0)
-PY
+json_reports "$TPID" cycle $reports || fail "some cycle printed a bad report"
 same_code "$TPID" before
 stop_target "$TPID" 0
 [ -s "$TERR" ] && { fail "thread_churn complained:"; head -5 "$TERR"; }

@@ -110,18 +110,6 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* Returns the protocol signal that is pending, or 0, without waiting. */
-static int poll_signal(void)
-{
-	sigset_t set;
-	struct timespec zero = { 0, 0 };
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGTERM);
-	int s = sigtimedwait(&set, NULL, &zero);
-	return s > 0 ? s : 0;
-}
-
 int main(int argc, char **argv)
 {
 	int nt = argc > 1 ? atoi(argv[1]) : 4;
@@ -160,7 +148,7 @@ int main(int argc, char **argv)
 	announce_ready();
 	int got_usr1 = 0;
 	for (;;) {
-		int s = poll_signal();
+		int s = poll_protocol_signal();
 		if (s == SIGUSR1) {
 			got_usr1 = 1;
 			atomic_store(&release, 1);

@@ -152,6 +152,19 @@ static inline void wait_signal(int sig)
 	}
 }
 
+/* Returns the protocol signal (SIGUSR1, SIGTERM) that is pending, or 0,
+ * without waiting: for a main thread that has work of its own meanwhile. */
+static inline int poll_protocol_signal(void)
+{
+	sigset_t set;
+	struct timespec zero = { 0, 0 };
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGTERM);
+	int s = sigtimedwait(&set, NULL, &zero);
+	return s > 0 ? s : 0;
+}
+
 /* Stdio buffers are allocated at first use; make that happen before
  * "ready" so it is not counted as a leak of the measured phase. */
 static inline void announce_ready(void)

@@ -73,18 +73,6 @@ static void batch(int leak, uint64_t *seed)
 		pthread_join(t[i], NULL);
 }
 
-/* Returns the protocol signal that is pending, or 0, without waiting. */
-static int poll_signal(void)
-{
-	sigset_t set;
-	struct timespec zero = { 0, 0 };
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGTERM);
-	int s = sigtimedwait(&set, NULL, &zero);
-	return s > 0 ? s : 0;
-}
-
 int main(int argc, char **argv)
 {
 	uint64_t seed = 31337;
@@ -96,7 +84,7 @@ int main(int argc, char **argv)
 	batch(0, &seed);
 	announce_ready();
 	for (;;) {
-		int s = poll_signal();
+		int s = poll_protocol_signal();
 		if (s == SIGTERM) {
 			say("target: SIGTERM before SIGUSR1\n");
 			return 97;
@@ -111,7 +99,7 @@ int main(int argc, char **argv)
 	site_line("leak_in_thread", MEASURED * PER_THREAD, (long)MEASURED * PER_THREAD * LEAK_SIZE, line_leak);
 	bound_line("thread_work", batch_n, batch_n * 2000L);
 	say("done\n");
-	while (poll_signal() != SIGTERM) {
+	while (poll_protocol_signal() != SIGTERM) {
 		batch(0, &seed);
 		sleep_ms(1);
 	}
