@@ -7,7 +7,8 @@
 # kthreadd), a zombie, a process whose main thread has exited while another
 # runs (leader_exits), a 32-bit process (x86-64), static executables with
 # no malloc (one with a symbol table, one stripped: x86-64), one whose every
-# allocation function the relocator refuses (x86-64), leaktrap's own PID. Bad usage: malformed --duration
+# allocation function the relocator refuses (x86-64), leaktrap's own PID,
+# its parent's (the shell waiting for it). Bad usage: malformed --duration
 # (5x, -1s, 99999999999999999h), --min-age 5x, --sample-interval 12q,
 # --top x, --format xml, -p abc, an unknown option, missing option values.
 # (strace-traced and permission-denied cases: bad_input_traced.sh and
@@ -156,16 +157,31 @@ else
 	log "no static executable without a C library can be built here: no-allocator cases not run"
 fi
 
+# refusal_of WHAT RE: leaktrap (run by hand: LTRC, LTOUT, LTERR set) exited
+# 1 with one line on stderr, matching RE, and nothing on stdout.
+refusal_of() {
+	local nl first
+	nl=$(grep -c '' "$LTERR"); first=$(head -1 "$LTERR")
+	if [ "$LTRC" != 1 ] || [ "$nl" != 1 ] || [ "${first#leaktrap: }" = "$first" ] || [ -s "$LTOUT" ] ||
+	   ! grep -Eq -- "$2" "$LTERR"; then
+		fail "$1: exit '$LTRC' (wanted 1), stderr $nl lines (wanted one matching '$2'): $(head -3 "$LTERR" | tr '\n' '|'), stdout $(wc -c <"$LTOUT") bytes"
+	else
+		log "ok, $1: exit $LTRC, $first"
+	fi
+}
+
 # leaktrap's own pid
 SEQ=$((SEQ + 1)); LTOUT=$T/self.out; LTERR=$T/self.err
 timeout -k 5 10 sh -c 'exec "$0" report -p $$ --duration 1s' "$LT" >"$LTOUT" 2>"$LTERR" </dev/null
 LTRC=$?
-nl=$(grep -c '' "$LTERR"); first=$(head -1 "$LTERR")
-if [ "$LTRC" != 1 ] || [ "$nl" != 1 ] || [ "${first#leaktrap: }" = "$first" ] || [ -s "$LTOUT" ]; then
-	fail "own pid: exit $LTRC (wanted 1), stderr $nl lines: $(head -3 "$LTERR" | tr '\n' '|'), stdout $(wc -c <"$LTOUT") bytes"
-else
-	log "ok, own pid: exit $LTRC, $first"
-fi
+refusal_of "own pid" "is leaktrap itself"
+
+# leaktrap's parent: the shell that runs it and waits for it
+SEQ=$((SEQ + 1)); LTOUT=$T/parent.out; LTERR=$T/parent.err
+timeout -k 5 10 bash -c '"$0" report -p $$ --duration 1s; echo "$?" >&3' "$LT" \
+	3>"$T/parent.rc" >"$LTOUT" 2>"$LTERR" </dev/null
+LTRC=$(cat "$T/parent.rc")
+refusal_of "parent pid" "is leaktrap's parent"
 
 # the target is untouched by all of that
 untraced "$VICTIM"

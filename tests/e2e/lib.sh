@@ -263,11 +263,12 @@ expect_lt_ok() {
 # snap PID NAME: saves PID's executable mappings and their bytes as $T/NAME.
 snap() { check snapshot "$1" "$T/$2" || fail "cannot snapshot the code of $1"; }
 
-# same_code PID BEFORE: snapshots again and compares with $T/BEFORE.
+# same_code PID BEFORE [LEFT_ADDR]: snapshots again and compares with
+# $T/BEFORE (LEFT_ADDR: where leaktrap said its inert region stays mapped).
 same_code() {
 	local after="$2.after.$SEQ"
 	snap "$1" "$after"
-	if check compare "$T/$2" "$T/$after"; then
+	if check compare "$T/$2" "$T/$after" ${3:+"$3"}; then
 		log "code of $1 identical to before attach ($(wc -l <"$T/$2/maps") executable mappings)"
 	else
 		fail "code of $1 differs from before attach"
