@@ -913,6 +913,73 @@ static void leave_trampolines(struct engine *e)
 	}
 }
 
+/* Single-steps each stopped thread whose pc lies in the region until it is
+ * out, for at most 6 instructions: a thread the trap engine has just
+ * served is out in 4 (its stub's return), in some tens of microseconds,
+ * where letting the threads run and stopping them again takes
+ * milliseconds. Longer paths (the agent's stack copy steps one word at a
+ * time) and calls in flight are left to run. Group-stopped threads stay
+ * as they are: the target was stopped, it stays stopped. */
+static void step_out_of_region(struct engine *e)
+{
+	for (size_t i = 0; i < e->t.nth; i++) {
+		struct thread *th = &e->t.th[i];
+		if (th->foreign || (th->stop != STOP_INTERRUPT && th->stop != STOP_SIGNAL))
+			continue;
+		for (int n = 0; n < 6; n++) {
+			struct arch_regs *r = target_regs(th);
+			if (!r || !in_region(e, arch_pc(r)))
+				break;
+			int err = target_step(th);
+			if (err < 0 && err != -EAGAIN)
+				break;
+		}
+	}
+}
+
+/* Whether a stopped thread may be inside the region: its pc is there, or a
+ * register or a word near the top of its stack holds a code address there
+ * (a stub's call to the original allocator in flight, or a value that only
+ * looks like one: resuming a thread for nothing costs little). */
+static bool maybe_inside(struct engine *e, struct thread *th)
+{
+	struct arch_regs *r = target_regs(th);
+	if (!r)
+		return false;
+	if (in_region(e, arch_pc(r)))
+		return true;
+	uint64_t v, words[128];
+	for (int n = 0; n < 64; n++)
+		if (arch_unw_reg(r, true, n, &v) == 0 && in_region(e, arch_strip_pc(v)))
+			return true;
+	if (target_read(&e->t, arch_sp(r), words, sizeof(words)) < 0)
+		return true;	/* near the stack's end: cannot tell */
+	for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++)
+		if (in_region(e, arch_strip_pc(words[k])))
+			return true;
+	return false;
+}
+
+/* Resumes the stopped threads that may be inside the region, and them
+ * alone (the others stay stopped, so the few that matter get the CPUs and
+ * stop again at once); returns how many. */
+static int resume_inside(struct engine *e)
+{
+	int n = 0;
+	for (size_t i = 0; i < e->t.nth; i++) {
+		struct thread *th = &e->t.th[i];
+		if (th->stop == STOP_RUNNING || th->foreign || !maybe_inside(e, th))
+			continue;
+		if (at_our_trap(e, th))
+			service(e, th);
+		if (target_resume(th) == -ESRCH)
+			target_remove(&e->t, th->tid), i--;
+		else
+			n++;
+	}
+	return n;
+}
+
 /* Unmaps the region through a stopped thread: the first that can run the
  * call (one may be dying, or stopped at the system call instruction that
  * injection borrows). Returns 0, or the last -errno (-ESRCH: no thread). */
@@ -941,6 +1008,7 @@ int engine_detach(struct engine *e, char *err, size_t errlen)
 		agent_drain(e);
 		release_leader(e);
 		target_release(&e->t);
+		t0 = now_ns();	/* the pause: from here, not the drain (the target runs) */
 		if (target_seize(&e->t, e->t.pid, serr, sizeof(serr)) < 0) {
 			if (!agent_alive(e))
 				e->t.gone = true;
@@ -978,10 +1046,14 @@ int engine_detach(struct engine *e, char *err, size_t errlen)
 		 * calls in flight return through them. */
 		for (int round = 0; round < 400 && !e->t.gone; round++) {
 			leave_trampolines(e);
+			step_out_of_region(e);
 			drain_frees(e);	/* room for stubs waiting to log (--every) */
 			if (!region_busy(e))
 				break;
-			resume_all(e);
+			/* Let those inside finish first; then, in case one waits for
+			 * another (a lock), everyone. */
+			if (round >= 5 || resume_inside(e) == 0)
+				resume_all(e);
 			int st;
 			pid_t pid = wait_any(e, round < 10 ? 1 : 10, &st, false);
 			if (pid > 0)

@@ -195,7 +195,8 @@ static int step_out_of_windows(struct target *t, struct hooks *hk)
 			struct arch_regs *r = target_regs(th);
 			if (!r || !hook_in_window(hk, arch_pc(r)))
 				break;
-			if (target_step(th) < 0)
+			int err = target_step(th);
+			if (err < 0 && err != -EAGAIN)
 				return -EIO;
 		}
 	}
@@ -287,7 +288,11 @@ int hook_install(struct target *t, struct hooks *hk, const struct finder_result 
 	hk->region = map_region(t, th, insn, lo, hi, err, errlen);
 	if (!hk->region)
 		return -1;
-	memset(hk->table, 0, sizeof(hk->table));
+	/* Clearing all 8 MiB would fault every page in, in the pause: a mirror
+	 * that never held an address is still as calloc gave it. */
+	if (hk->table_used)
+		memset(hk->table, 0, sizeof(hk->table));
+	hk->table_used = false;
 	hk->ftail = 0;
 	memset(hk->fdone, 0, sizeof(hk->fdone));
 	uint32_t mode_pid[2] = { hk->agent, (uint32_t)t->pid };	/* RG_MODE, RG_PID */
@@ -492,6 +497,7 @@ bool hook_table_add(struct target *t, struct hooks *hk, taddr_t addr)
 	if (target_write(t, slot, &addr, 8) < 0)
 		return false;
 	hk->table[b][free_slot] = addr;
+	hk->table_used = true;
 	return true;
 }
 

@@ -31,6 +31,7 @@ struct hooks {
 	bool agent;             /* agent engine: events go to the ring, no breakpoints */
 	uint64_t ftail;         /* free-log entries consumed in order */
 	bool fdone[RG_FLOG_N];  /* consumed out of order, past a claimed but unwritten one */
+	bool table_used;        /* table has held an address since it was last cleared */
 	uint64_t table[1 << RG_TABLE_BITS][RG_BUCKET_SLOTS];  /* mirror of the target's table */
 };
 

@@ -12,6 +12,7 @@
 #include <elf.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "target.h"
@@ -403,11 +404,20 @@ int target_step(struct thread *th)
 			return -errno;
 	if (!WIFSTOPPED(st))
 		return -ESRCH;
+	th->regs_ok = false;
+	if (WSTOPSIG(st) != SIGTRAP || (st >> 16)) {
+		/* A signal (or a stop) came first, and the step may not have
+		 * run: this stop is the thread's now. A signal it already had
+		 * pending goes back to the kernel, to come again later. */
+		if (kind == STOP_SIGNAL && sig)
+			syscall(SYS_tkill, th->tid, sig);
+		target_note_stop(th, st);
+		return -EAGAIN;
+	}
 	/* The step ends in a SIGTRAP signal-delivery-stop: swallow it, and
 	 * keep whatever signal the thread had pending before. A thread that
 	 * was in an interrupt- or group-stop is now in a signal-stop, which
 	 * resumes the same way with no signal. */
-	th->regs_ok = false;
 	th->stop = STOP_SIGNAL;
 	th->sig = kind == STOP_SIGNAL ? sig : 0;
 	return 0;

@@ -71,7 +71,9 @@ int target_set_regs(struct thread *th, const struct arch_regs *r);
 int target_resume(struct thread *th);
 
 /* Executes one instruction of a stopped thread; it ends in a stop of the
- * same kind, its pending signal kept. Returns 0 or -errno. */
+ * same kind, its pending signal kept. Returns 0, -EAGAIN when another stop
+ * (a signal arriving) came first and is now the thread's (step again), or
+ * -errno. */
 int target_step(struct thread *th);
 
 /* Sends PTRACE_INTERRUPT to every running thread; returns how many. */
