@@ -5,7 +5,9 @@
 # block's content checked before it is freed) serves 20 sessions of
 # `report --duration 300ms`, alternating default sampling and --every; each
 # gets a random signal after a random 1..700 ms, half of them within 60 ms
-# (seeded: LT_SEED, logged; the log counts the phases signalled).
+# (seeded: LT_SEED, logged; the log counts the phases signalled), but not
+# before leaktrap's main() has blocked them: until then they meet their
+# default action, as in any program.
 # Every session must end with status 0 within 15s of the signal and print a
 # JSON report for the target, and leave it untraced and running. At the end
 # the code is byte-identical to before the first session, and on SIGTERM
@@ -17,6 +19,17 @@ SEED=${LT_SEED:-$(date +%s)}
 RANDOM=$SEED
 log "seed $SEED (rerun with LT_SEED=$SEED)"
 SIGS=(INT TERM HUP QUIT PIPE)
+
+# signals_ready PID: whether leaktrap has blocked the signals it reads (the
+# first thing its main() does; before that, while the dynamic loader runs,
+# a signal meets its default action, as in any program).
+signals_ready() {
+	local k v
+	while read -r k v; do
+		[ "$k" = SigBlk: ] && { (( (16#$v & 0x5007) == 0x5007 )); return; }	# HUP INT QUIT PIPE TERM
+	done < <(cat "/proc/$1/status" 2>/dev/null)
+	return 1
+}
 
 start_target churn_mt 8
 snap "$TPID" before
@@ -35,6 +48,11 @@ for i in $(seq 1 "$SESSIONS"); do
 	LTPID=$!
 	STARTED="$STARTED $LTPID"
 	sleep "$(printf '0.%03d' "$delay")"
+	for k in $(seq 1 400); do
+		signals_ready "$LTPID" || ! alive "$LTPID" && break
+		[ "$k" = 1 ] && log "session $i: leaktrap still starting after $delay ms: the signal waits for its main()"
+		sleep 0.005
+	done
 	# where the session was when the signal came
 	if grep -q 'hooks active' "$LTERR"; then phase=sampling; else phase=attaching; fi
 	if kill -"$sig" "$LTPID" 2>/dev/null; then
