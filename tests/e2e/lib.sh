@@ -221,10 +221,11 @@ wait_lt() {
 	log "leaktrap exited with status $LTRC after $LT_MS ms"
 }
 
-# took_about SECONDS: leaktrap, started with --duration SECONDS, must not have
-# run more than 5s longer than that (attach, detach and the report included).
+# took_about SECONDS [SLACK]: leaktrap, started with --duration SECONDS, must
+# not have run more than SLACK (default 5) seconds longer than that (attach,
+# detach and the report included).
 took_about() {
-	if [ "$LT_MS" -gt $(( $1 * 1000 + 5000 )) ]; then
+	if [ "$LT_MS" -gt $(( $1 * 1000 + ${2:-5} * 1000 )) ]; then
 		fail "leaktrap with --duration ${1}s ran for $LT_MS ms"
 	fi
 }

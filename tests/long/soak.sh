@@ -46,9 +46,13 @@ while alive "$LTPID"; do
 	alive "$TPID" || die "churn_mt died during the soak: $(tail -3 "$TERR")"
 	sleep 1
 done
-wait_lt 120
+# at nice 19 beside the arm64 VM suites (tests/run.sh), the report at the
+# end gets what CPU the VMs leave: minutes, at worst
+slack=5
+[ "$(nice)" -gt 0 ] && slack=300
+wait_lt $((slack + 115))
 [ "$last" -gt 0 ] && log "leaktrap peak resident while reporting: $last KiB"
-took_about "$SOAK_S"
+took_about "$SOAK_S" "$slack"
 log "leaktrap peak resident: first half $first KiB, second half $second KiB"
 [ "$first" -gt 0 ] && [ "$second" -gt 0 ] || fail "could not read leaktrap's resident memory"
 [ "$second" -le $((first + 16384)) ] ||
