@@ -40,7 +40,7 @@ attached() {
 	wait $pid
 	kill -INT $lt 2>/dev/null	# it may have ended with the target already
 	wait $lt
-	python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["totals"]; print("; %d events dropped" % r["dropped"])' $tmp/rep.json > $tmp/drops 2>/dev/null
+	python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["totals"]; print("; %d events dropped" % (r["dropped"] + r["frees_lost"]))' $tmp/rep.json > $tmp/drops 2>/dev/null
 	tail -1 $tmp/out
 }
 

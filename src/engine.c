@@ -924,9 +924,10 @@ static void step_out_of_region(struct engine *e)
 {
 	for (size_t i = 0; i < e->t.nth; i++) {
 		struct thread *th = &e->t.th[i];
-		if (th->foreign || (th->stop != STOP_INTERRUPT && th->stop != STOP_SIGNAL))
+		if (th->foreign)
 			continue;
-		for (int n = 0; n < 6; n++) {
+		/* (a step may end in another kind of stop: a SIGSTOP came) */
+		for (int n = 0; n < 6 && (th->stop == STOP_INTERRUPT || th->stop == STOP_SIGNAL); n++) {
 			struct arch_regs *r = target_regs(th);
 			if (!r || !in_region(e, arch_pc(r)))
 				break;

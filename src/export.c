@@ -537,7 +537,7 @@ static void pprof_header(struct pprof *p, struct buf *b, const struct report_met
 	}
 
 	/* the table borrows these: they live until it is written, below */
-	char c1[256], c2[128], c3[96];
+	char c1[256], c2[128], c3[96], c4[112];
 	snprintf(c1, sizeof(c1), "leaktrap: live allocations in %d (%s)%s%s", (int)m->pid,
 		 m->comm ? m->comm : "?", m->target_end ? ", target " : "",
 		 m->target_end ? m->target_end : "");
@@ -548,9 +548,14 @@ static void pprof_header(struct pprof *p, struct buf *b, const struct report_met
 		pb_uint(b, 13, (uint64_t)str_index(&p->str, c2));
 	}
 	if (m->dropped) {
-		snprintf(c3, sizeof(c3), "%llu samples were not tracked (table full): values are low",
+		snprintf(c3, sizeof(c3), "%llu sampled allocations were lost: values are low",
 			 (unsigned long long)m->dropped);
 		pb_uint(b, 13, (uint64_t)str_index(&p->str, c3));
+	}
+	if (m->frees_lost) {
+		snprintf(c4, sizeof(c4), "%llu frees of sampled blocks were lost: values may be high",
+			 (unsigned long long)m->frees_lost);
+		pb_uint(b, 13, (uint64_t)str_index(&p->str, c4));
 	}
 
 	struct timespec ts;

@@ -200,9 +200,14 @@ static void text_header(struct out *o, const struct report_meta *m,
 			   (unsigned long long)r->total_samples, plural((double)r->total_samples),
 			   (unsigned long long)m->samples, (unsigned long long)m->frees_seen);
 	if (m->dropped)
-		out_printf(o, "warning: %llu %s not tracked (sampled-address table full): "
-			   "figures are low\n", (unsigned long long)m->dropped,
-			   exact ? "allocations were" : "samples were");
+		out_printf(o, "warning: %llu sampled allocation%s lost (leaktrap's reader fell "
+			   "behind, or its address table was full): figures are low\n",
+			   (unsigned long long)m->dropped, m->dropped == 1 ? " was" : "s were");
+	if (m->frees_lost)
+		out_printf(o, "warning: %llu free%s of sampled blocks %s lost (the free log was "
+			   "full): those blocks still count as live, figures may be high\n",
+			   (unsigned long long)m->frees_lost, m->frees_lost == 1 ? "" : "s",
+			   m->frees_lost == 1 ? "was" : "were");
 
 	out_printf(o, "allocator: ");
 	if (m->allocator) {
@@ -502,9 +507,11 @@ int report_json(FILE *f, const struct report_meta *m, const struct query_result 
 	json_num(&o, r->total_bytes);
 	out_printf(&o, ",\"count\":");
 	json_num(&o, r->total_count);
-	out_printf(&o, ",\"samples\":%llu,\"frees_seen\":%llu,\"dropped\":%llu,\"groups\":%zu}",
+	out_printf(&o, ",\"samples\":%llu,\"frees_seen\":%llu,\"dropped\":%llu,"
+		   "\"frees_lost\":%llu,\"groups\":%zu}",
 		   (unsigned long long)r->total_samples, (unsigned long long)m->frees_seen,
-		   (unsigned long long)m->dropped, r->ngroups_total);
+		   (unsigned long long)m->dropped, (unsigned long long)m->frees_lost,
+		   r->ngroups_total);
 
 	out_printf(&o, ",\"groups\":[");
 	for (size_t i = 0; i < r->ngroups && !o.err; i++) {

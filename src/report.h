@@ -23,7 +23,8 @@ struct report_meta {
 	double duration_s;           /* time attached */
 	uint64_t samples;            /* sampled allocations seen */
 	uint64_t frees_seen;         /* frees of sampled addresses seen */
-	uint64_t dropped;            /* samples not tracked (table full), counted honestly */
+	uint64_t dropped;            /* sampled allocations lost (ring or table full): figures low */
+	uint64_t frees_lost;         /* frees of sampled blocks lost (free log full): figures high */
 	const char *allocator;       /* path of the object that defines malloc */
 	const struct hook_info *hooks;
 	size_t nhooks;

@@ -149,10 +149,10 @@ int session_detach(struct session *S)
 		fprintf(stderr, "leaktrap: %s\n", err);
 	else if (!S->quiet && !S->e.end[0] && S->e.agent)
 		fprintf(stderr, "leaktrap: detached%s%s (pauses: attach %.1f ms, detach %.1f ms; "
-			"%llu events read from the ring, %llu dropped)\n",
+			"%llu events read from the ring, %llu dropped, %llu frees lost)\n",
 			signalled ? " on " : "", signalled ? strsignal(S->e.stop_signal) : "",
 			S->e.pause_attach_ms, S->e.pause_detach_ms, (unsigned long long)S->e.ag.records,
-			(unsigned long long)(S->e.ag.ring_drops + S->e.ag.flog_drops));
+			(unsigned long long)S->e.ag.ring_drops, (unsigned long long)S->e.ag.flog_drops);
 	else if (!S->quiet && !S->e.end[0])
 		fprintf(stderr, "leaktrap: detached%s%s (pauses: attach %.1f ms, detach %.1f ms; "
 			"%llu stops serviced in %.1f us each)\n",
@@ -187,7 +187,8 @@ void session_meta(const struct session *S, const struct query *q, struct report_
 		.sample_interval = S->interval,
 		.duration_s = (double)(end - S->e.attach_ns) / 1e9, .samples = S->e.samples,
 		.frees_seen = S->e.frees_seen,
-		.dropped = S->e.dropped + S->e.ag.ring_drops + S->e.ag.flog_drops + S->e.ag.skipped,
+		.dropped = S->e.dropped + S->e.ag.ring_drops + S->e.ag.skipped,
+		.frees_lost = S->e.ag.flog_drops,
 		.allocator = S->e.found.fn[HK_MALLOC].module, .hooks = S->e.info,
 		.nhooks = HK_COUNT, .target_end = S->e.end[0] ? S->e.end : NULL, .query = q,
 	};

@@ -183,7 +183,8 @@ def check_schema(rep, pid=None, every=False, interval=None, all_groups=False,
     # totals
     t = rep["totals"]
     for k, ok in (("bytes", is_num), ("count", is_num), ("samples", is_int),
-                  ("frees_seen", is_int), ("dropped", is_int), ("groups", is_int)):
+                  ("frees_seen", is_int), ("dropped", is_int), ("frees_lost", is_int),
+                  ("groups", is_int)):
         if k not in t:
             problem("totals.%s missing" % k)
         elif not ok(t[k]):
@@ -192,6 +193,8 @@ def check_schema(rep, pid=None, every=False, interval=None, all_groups=False,
         return
     if every and t["dropped"] != 0:
         problem("--every report dropped %d samples: figures are not exact" % t["dropped"])
+    if every and t["frees_lost"] != 0:
+        problem("--every report lost %d frees: figures are not exact" % t["frees_lost"])
 
     # groups
     prev = None
