@@ -5,9 +5,9 @@
 # Runs every build/unit/* binary (build them with `make tests`) and every
 # tests/e2e/*.sh script except lib.sh, one at a time, each under `timeout`
 # (TEST_TIMEOUT seconds, default 300), and the long tests, tests/long/*.sh,
-# as long/NAME with the default engine (given TIMEOUT + SOAK_S more seconds: how long
-# the soak lasts, default 600; not in the arm64 VM; alongside the arm64 VM
-# suites, at nice 19, when those run). Every e2e script runs twice, with
+# as long/NAME with the default engine, given TIMEOUT + SOAK_S more seconds
+# (SOAK_S: how long the soak lasts, default 600); never in the arm64 VM, and
+# alongside the arm64 VM suites, at nice 19, when those run. Every e2e script runs twice, with
 # LEAKTRAP_ENGINE=agent (the default engine) as e2e/NAME and with
 # LEAKTRAP_ENGINE=trap as e2e/NAME@trap, except the agent_* scripts, which
 # are about the agent engine only (LT_E2E_ENGINES=agent: no @trap runs).
