@@ -9,8 +9,9 @@
 # both, and the peak while the report is made). At the end: leaktrap exits 0 with a JSON report; a free that was
 # lost without being counted would leave its block live in the report for
 # good, so the estimated live bytes must not exceed the most churn_mt can
-# hold (8 x 1024 blocks of at most 4 KiB: 32 MiB), and the events dropped
-# are printed. The code is byte-identical afterwards, and on SIGTERM
+# hold (8 x 1024 blocks of at most 4 KiB: 32 MiB) unless the report counts
+# frees lost (frees_lost), and the events dropped and frees lost are
+# printed. The code is byte-identical afterwards, and on SIGTERM
 # churn_mt exits 0: no block was corrupted.
 . "$(dirname "$0")/../e2e/lib.sh"
 
