@@ -76,7 +76,7 @@ static void take_record(struct engine *e, const uint8_t *slot)
 		return;
 	unwind_set_stack(e->unw, arch_sp(&ev.caller), slot + RS_STACK,
 			 copied > 0 ? (size_t)copied : 0);
-	engine_record(e, (pid_t)tid, ev.ret, ev.size, &ev.caller, counter_ns(&e->ag, ctr), false);
+	engine_record(e, (pid_t)tid, ev.ret, ev.size, &ev.caller, counter_ns(&e->ag, ctr));
 }
 
 /* Returns true once the thing first seen pending at *since has been pending

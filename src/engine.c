@@ -145,7 +145,7 @@ static bool at_our_trap(struct engine *e, struct thread *th)
 }
 
 void engine_record(struct engine *e, pid_t tid, taddr_t addr, uint64_t size,
-		   const struct arch_regs *caller, uint64_t t_ns, bool add_to_table)
+		   const struct arch_regs *caller, uint64_t t_ns)
 {
 	/* glibc's realloc(NULL, n) calls malloc: the outer call is recorded. */
 	if (hook_in_allocator(e->hk, arch_pc(caller))) {
@@ -158,7 +158,7 @@ void engine_record(struct engine *e, pid_t tid, taddr_t addr, uint64_t size,
 	struct live l = { .addr = addr, .size = size, .tid = tid, .t_ns = t_ns };
 	sample_weight(size, e->hk->interval, &l.weight_bytes, &l.weight_count);
 	l.stack_id = store_intern_stack(e->store, frames, (unsigned)n);
-	if (!l.stack_id || (add_to_table && !hook_table_add(&e->t, e->hk, addr))) {
+	if (!l.stack_id) {
 		e->dropped++;
 		return;
 	}
@@ -166,17 +166,72 @@ void engine_record(struct engine *e, pid_t tid, taddr_t addr, uint64_t size,
 	e->samples++;
 }
 
-/* Records one sampled allocation stopped on its trap (trap engine). */
-static void record_alloc(struct engine *e, struct thread *th, int kind, const struct arch_event *ev)
+/* A sampled allocation taken at its trap, and recorded once its thread has
+ * run on: unwinding takes longer than the stop itself, and the copy of the
+ * stack is all it needs from that moment. */
+struct deferred {
+	pid_t tid;
+	taddr_t addr;
+	uint64_t size, t_ns;
+	struct arch_regs caller;
+	size_t off, len;	/* the caller's stack: stack[off], len bytes */
+	uint8_t stack[UNWIND_STACK_COPY];	/* from the stub's frame up */
+};
+#define DEFER_MAX 16	/* more at once (a round of stopped threads) wait their turn */
+
+/* Records the deferred allocations. Called once their threads are resumed,
+ * and before any free is applied: a free logged for one of them must find
+ * it in the store. */
+static void record_deferred(struct engine *e)
 {
-	taddr_t addr = ev->ret;
+	for (size_t i = 0; i < e->ndefer; i++) {
+		struct deferred *d = &e->defer[i];
+		unwind_set_stack(e->unw, arch_sp(&d->caller), d->stack + d->off, d->len);
+		engine_record(e, d->tid, d->addr, d->size, &d->caller, d->t_ns);
+	}
+	e->ndefer = 0;
+}
+
+/* Takes one sampled allocation stopped on its trap with registers r (trap
+ * engine): one read of the stack gives the stub's frame and the caller's
+ * stack; the block goes into the sampled table now, before the caller can
+ * free it, and record_deferred unwinds it later. */
+static void take_alloc(struct engine *e, struct thread *th, int kind, const struct arch_regs *r)
+{
+	if (e->ndefer == DEFER_MAX)
+		record_deferred(e);
+	struct deferred *d = &e->defer[e->ndefer];
+	size_t got = unwind_copy_stack(e->unw, arch_sp(r), d->stack);
+	uint64_t words[ARCH_TRAP_WORDS] = { 0 };
+	memcpy(words, d->stack, got < sizeof(words) ? got : sizeof(words));
+	struct arch_event ev;
+	arch_decode_alloc(r, words, &ev);
+	taddr_t addr = ev.ret;
 	if (hook_defs[kind].result_via_arg0) {
 		/* posix_memalign returns 0 and stores the block at *arg0. */
 		uint64_t p = 0;
-		addr = ev->ret == 0 && target_read(&e->t, ev->arg0, &p, 8) == 0 ? p : 0;
+		addr = ev.ret == 0 && target_read(&e->t, ev.arg0, &p, 8) == 0 ? p : 0;
 	}
-	if (addr)
-		engine_record(e, th->tid, addr, ev->size, &ev->caller, now_ns(), true);
+	if (!addr)
+		return;
+	if (hook_in_allocator(e->hk, arch_pc(&ev.caller))) {
+		e->nested++;
+		return;
+	}
+	if (!hook_table_add(&e->t, e->hk, addr)) {
+		e->dropped++;
+		return;
+	}
+	d->tid = th->tid;
+	d->addr = addr;
+	d->size = ev.size;
+	d->t_ns = now_ns();
+	d->caller = ev.caller;
+	d->off = arch_sp(&ev.caller) - arch_sp(r);
+	d->len = d->off < got ? got - d->off : 0;
+	if (d->off > got)
+		d->off = got;
+	e->ndefer++;
 }
 
 void engine_forget(struct engine *e, taddr_t addr)
@@ -194,6 +249,7 @@ static void logged_free(taddr_t addr, void *arg)
 /* Brings the store up to date with the frees the stubs logged. */
 static void drain_frees(struct engine *e)
 {
+	record_deferred(e);
 	if (e->hooked && e->agent)
 		agent_drain(e);
 	else if (e->hooked)
@@ -229,19 +285,17 @@ static void service(struct engine *e, struct thread *th)
 	/* Frees logged before this stop happened before it: apply them first,
 	 * so that a block freed and reallocated at the same address is right. */
 	drain_frees(e);
-	uint64_t words[ARCH_TRAP_WORDS] = { 0 };
-	target_read(&e->t, arch_sp(r), words, sizeof(words));
-	struct arch_event ev;
 	if (is_free) {
+		uint64_t words[ARCH_TRAP_WORDS] = { 0 };
+		struct arch_event ev;
+		target_read(&e->t, arch_sp(r), words, sizeof(words));
 		arch_decode_free(r, words, &ev);
 		if (hook_table_del(&e->t, e->hk, ev.arg0)) {
 			store_free_addr(e->store, ev.arg0);
 			e->frees_seen++;
 		}
-	} else {
-		arch_decode_alloc(r, words, &ev);
-		record_alloc(e, th, kind, &ev);
-	}
+	} else
+		take_alloc(e, th, kind, r);
 	e->service_ns += now_ns() - t0;
 	e->stops++;
 }
@@ -326,6 +380,7 @@ static void dispatch(struct engine *e, pid_t tid, int st, bool stopping)
 		service(e, th);
 	if (target_resume(th) == -ESRCH)
 		target_remove(&e->t, tid);
+	record_deferred(e);
 }
 
 /* Stops every thread; returns 0, or -ESRCH when the target is gone. */
@@ -383,6 +438,7 @@ static void resume_all(struct engine *e)
 		if (target_resume(th) == -ESRCH)
 			target_remove(&e->t, th->tid), i--;
 	}
+	record_deferred(e);
 }
 
 /* Returns a thread in which a system call can be injected, or NULL. */
@@ -677,7 +733,8 @@ int engine_attach(struct engine *e, pid_t pid, int sigfd, uint64_t interval, uns
 	e->attach_ns = now_ns();
 	e->hk = calloc(1, sizeof(*e->hk));
 	e->store = store_new();
-	if (!e->hk || !e->store) {
+	e->defer = malloc(DEFER_MAX * sizeof(*e->defer));
+	if (!e->hk || !e->store || !e->defer) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -978,6 +1035,7 @@ static int resume_inside(struct engine *e)
 		else
 			n++;
 	}
+	record_deferred(e);
 	return n;
 }
 
@@ -1038,6 +1096,7 @@ int engine_detach(struct engine *e, char *err, size_t errlen)
 				service(e, &e->t.th[i]);
 				e->t.th[i].stop = STOP_SIGNAL;	/* sig 0: resumes silently */
 			}
+		record_deferred(e);
 		if (hook_unpatch(&e->t, e->hk) < 0) {
 			snprintf(err, errlen, "could not restore every patched entry");
 			ret = -1;

@@ -39,6 +39,8 @@ struct engine {
 	uint64_t last_sigpoll_ns;   /* when signals and input were last looked at */
 	uint64_t stops;             /* breakpoint stops serviced */
 	uint64_t service_ns;        /* time spent servicing them */
+	struct deferred *defer;     /* allocations taken at traps, to unwind (engine.c) */
+	size_t ndefer;
 	double pause_attach_ms, pause_detach_ms;
 	bool region_left;           /* detach could not unmap the region (left inert) */
 };
@@ -61,11 +63,12 @@ int engine_attach(struct engine *e, pid_t pid, int sigfd, uint64_t interval, uns
 		  char *err, size_t errlen);
 
 /* Records a sampled allocation of size bytes at addr by thread tid at t_ns,
- * unwinding from the caller's registers (and the stack copy given to the
- * unwinder, agent engine); add_to_table puts it in the target's sampled
- * table (the agent engine's stubs do that themselves). */
+ * unwinding from the caller's registers and the stack copy given to the
+ * unwinder (unwind_set_stack), if any. The block is in the target's sampled
+ * table already: the agent engine's stubs put it there, and the trap engine
+ * before it lets the thread run on. */
 void engine_record(struct engine *e, pid_t tid, taddr_t addr, uint64_t size,
-		   const struct arch_regs *caller, uint64_t t_ns, bool add_to_table);
+		   const struct arch_regs *caller, uint64_t t_ns);
 
 /* Forgets the sampled block at addr: it was freed. */
 void engine_forget(struct engine *e, taddr_t addr);

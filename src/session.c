@@ -174,6 +174,8 @@ void session_free(struct session *S)
 	keys_free(S->keys);
 	sym_free(S->sym);
 	store_free(S->e.store);
+	free(S->e.defer);
+	S->e.defer = NULL;
 	S->keys = NULL;
 	S->sym = NULL;
 	S->e.store = NULL;

@@ -34,7 +34,6 @@ extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip
 
 #define PAGE 4096
 #define NPAGES 1024          /* 4 MiB of cached read-only pages */
-#define STACK_COPY 8192      /* bytes of stack read per event (deeper reads go direct) */
 #define MAX_MODULES 512
 
 struct page {
@@ -73,7 +72,7 @@ struct unwinder {
 	struct arch_regs frame_regs;  /* an unwind restarted at a stripped pc */
 	taddr_t stack_lo, stack_hi;
 	bool stack_given;     /* unwind_set_stack supplied the copy for the next unwind */
-	uint8_t stack[STACK_COPY];
+	uint8_t stack[UNWIND_STACK_COPY];
 };
 
 /* Re-reads the maps and rebuilds the module list (executable file mappings). */
@@ -649,36 +648,40 @@ struct unwinder *unwind_new(struct target *t)
 	return u;
 }
 
-/* Copies the stack from sp up (at most STACK_COPY bytes, within its mapping). */
-static void copy_stack(struct unwinder *u, taddr_t sp)
+size_t unwind_copy_stack(struct unwinder *u, taddr_t sp, void *buf)
 {
 	const struct map *m = find_map(u, sp);
-	taddr_t end = sp + STACK_COPY;
+	taddr_t end = sp + UNWIND_STACK_COPY;
 	if (m && end > m->end)
 		end = m->end;
-	u->stack_lo = u->stack_hi = sp;
 	if (!m || end <= sp)
-		return;
+		return 0;
 	/* Page-sized pieces: a partial copy still yields whatever was readable. */
-	struct iovec local[STACK_COPY / PAGE + 1], remote[STACK_COPY / PAGE + 1];
+	struct iovec local[UNWIND_STACK_COPY / PAGE + 1], remote[UNWIND_STACK_COPY / PAGE + 1];
 	int n = 0;
 	for (taddr_t a = sp; a < end; n++) {
 		taddr_t next = (a & ~(taddr_t)(PAGE - 1)) + PAGE;
 		if (next > end)
 			next = end;
-		local[n] = (struct iovec){ u->stack + (a - sp), next - a };
+		local[n] = (struct iovec){ (uint8_t *)buf + (a - sp), next - a };
 		remote[n] = (struct iovec){ (void *)(uintptr_t)a, next - a };
 		a = next;
 	}
 	ssize_t got = process_vm_readv(u->t->pid, local, n, remote, n, 0);
-	if (got > 0)
-		u->stack_hi = sp + (taddr_t)got;
+	return got > 0 ? (size_t)got : 0;
+}
+
+/* Reads the live stack from sp up into the unwinder's own copy. */
+static void copy_stack(struct unwinder *u, taddr_t sp)
+{
+	u->stack_lo = sp;
+	u->stack_hi = sp + unwind_copy_stack(u, sp, u->stack);
 }
 
 void unwind_set_stack(struct unwinder *u, taddr_t sp, const void *data, size_t len)
 {
-	if (len > STACK_COPY)
-		len = STACK_COPY;
+	if (len > UNWIND_STACK_COPY)
+		len = UNWIND_STACK_COPY;
 	if (len)
 		memcpy(u->stack, data, len);
 	u->stack_lo = sp;

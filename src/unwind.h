@@ -6,6 +6,8 @@
 
 struct unwinder;
 
+#define UNWIND_STACK_COPY 8192  /* bytes of stack read per event (deeper reads go direct) */
+
 /* Creates an unwinder for t's address space (libunwind's global caching on);
  * returns NULL when out of memory. */
 struct unwinder *unwind_new(struct target *t);
@@ -18,8 +20,12 @@ struct unwinder *unwind_new(struct target *t);
  */
 int unwind_stack(struct unwinder *u, const struct arch_regs *caller, taddr_t *frames, int max);
 
+/* Copies the live stack of the target from sp up (at most UNWIND_STACK_COPY
+ * bytes, within its mapping) into buf; returns the bytes copied. */
+size_t unwind_copy_stack(struct unwinder *u, taddr_t sp, void *buf);
+
 /* Gives the next unwind_stack the stack from sp up as the target copied it
- * at the event (agent engine), instead of reading the live stack, which has
+ * at the event (agent engine, or a trap whose thread has run on), instead of reading the live stack, which has
  * moved on by then. Reads past the copy still go to the live process. */
 void unwind_set_stack(struct unwinder *u, taddr_t sp, const void *data, size_t len);
 

@@ -1,10 +1,14 @@
 /* ptrace_rt: the cost of one bare ptrace stop round trip on this machine.
  * A child executes int3 N times; the parent, its tracer, resumes it each
  * time with the SIGTRAP swallowed. Prints the median microseconds per stop
- * over 5 runs. leaktrap's sampled-event cost is compared to this. */
+ * over 5 runs. leaktrap's sampled-event cost is compared to this. With
+ * "split" the child runs on CPU 0 and the parent on CPU 1. */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -17,6 +21,15 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Puts the calling process on one CPU. */
+static void pin(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
 static int cmp(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -26,10 +39,15 @@ static int cmp(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 20000;
+	int split = argc > 2 && !strcmp(argv[2], "split");
+	if (split)
+		pin(1);
 	double runs[5];
 	for (int r = 0; r < 5; r++) {
 		pid_t c = fork();
 		if (c == 0) {
+			if (split)
+				pin(0);
 			ptrace(PTRACE_TRACEME, 0, 0, 0);
 			raise(SIGSTOP);
 			for (int i = 0; i < n; i++)
