@@ -203,7 +203,10 @@ static void take_alloc(struct engine *e, struct thread *th, int kind, const stru
 	struct deferred *d = &e->defer[e->ndefer];
 	size_t got = unwind_copy_stack(e->unw, arch_sp(r), d->stack);
 	uint64_t words[ARCH_TRAP_WORDS] = { 0 };
-	memcpy(words, d->stack, got < sizeof(words) ? got : sizeof(words));
+	if (got >= sizeof(words))
+		memcpy(words, d->stack, sizeof(words));
+	else
+		target_read(&e->t, arch_sp(r), words, sizeof(words));
 	struct arch_event ev;
 	arch_decode_alloc(r, words, &ev);
 	taddr_t addr = ev.ret;
