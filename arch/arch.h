@@ -46,6 +46,10 @@ extern const bool arch_cfi_ra_state;
 extern const uint8_t arch_sigreturn_insn[];
 extern const size_t arch_sigreturn_insn_len;
 
+/* Learns from a stopped thread of the target which bits of its code
+ * addresses hold a pointer-authentication code (aarch64: NT_ARM_PAC_MASK;
+ * none where the CPU or the arch has no such codes). */
+void arch_learn_pac(pid_t tid);
 /* A code address without its pointer-authentication code (the identity
  * where the arch has none). */
 taddr_t arch_strip_pc(taddr_t pc);

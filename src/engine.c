@@ -667,6 +667,7 @@ static int hook_process(struct engine *e, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	arch_learn_pac(th->tid);
 	e->hk->agent = e->agent;
 	taddr_t held[64], locs[64];
 	int nheld = 0;

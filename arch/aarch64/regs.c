@@ -89,14 +89,26 @@ bool arch_unw_is_pc(int n) { return n == UNW_AARCH64_PC; }
 /* Functions built with -mbranch-protection mark paciasp/autiasp in their CFI. */
 const bool arch_cfi_ra_state = true;
 
-/* xpaclri (hint #7): strips x30 of its authentication code with exactly the
- * layout this kernel gives user code addresses (the target's kernel is
- * ours); a nop on a CPU without pointer authentication, where no address
- * carries one. */
+/* The bits of the target's code addresses that hold an authentication code,
+ * as its kernel reports them: 0 until learnt, and on a CPU without pointer
+ * authentication, where no address carries one. The same for every thread
+ * of every process on one kernel, so one leaktrap session needs it once. */
+static uint64_t pac_insn_mask;
+
+/* PTRACE_GETREGSET NT_ARM_PAC_MASK (struct user_pac_mask); EINVAL without
+ * pointer authentication leaves the mask 0. */
+void arch_learn_pac(pid_t tid)
+{
+	struct { uint64_t data_mask, insn_mask; } m;
+	struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+	if (ptrace(PTRACE_GETREGSET, tid, NT_ARM_PAC_MASK, &iov) == 0 && iov.iov_len == sizeof(m))
+		pac_insn_mask = m.insn_mask;
+}
+
+/* Clears the authentication code's bits of a code address. */
 taddr_t arch_strip_pc(taddr_t pc)
 {
-	__asm__("mov x30, %0\n\thint #7\n\tmov %0, x30" : "+r"(pc) : : "x30");
-	return pc;
+	return pc & ~pac_insn_mask;
 }
 
 /* The AAPCS64 callee-saved registers x19..x29, sp and pc from get. */

@@ -63,6 +63,8 @@ bool arch_unw_is_pc(int n) { return n == UNW_X86_64_RIP; }
 const bool arch_cfi_ra_state = false;
 /* The identity: nothing to strip. */
 taddr_t arch_strip_pc(taddr_t pc) { return pc; }
+/* x86-64 has no pointer authentication: nothing to learn. */
+void arch_learn_pac(pid_t tid) { (void)tid; }
 
 /* The SysV callee-saved registers, rsp and rip from get. */
 void arch_regs_from_unw(struct arch_regs *r, int (*get)(void *ctx, int unw_regnum, uint64_t *val),

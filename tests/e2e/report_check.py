@@ -270,13 +270,20 @@ def read_truth(path):
         lines = open(path).read().splitlines()
     except OSError as e:
         harness_error("cannot read truth %s: %s" % (path, e))
+    callers = {}
     for ln in lines:
         w = ln.split()
         if len(w) >= 6 and w[0] in ("site", "bound") and w[2] == "count" and w[4] == "bytes":
             line = int(w[7]) if len(w) >= 8 and w[6] == "line" else 0
             sites[w[1]] = {"kind": w[0], "count": int(w[3]), "bytes": int(w[5]), "line": line}
+        elif len(w) == 3 and w[0] == "caller":
+            callers[w[1]] = w[2]    # "caller SITE FUNC": FUNC called SITE
     if not sites:
         harness_error("no site/bound lines in %s" % path)
+    for name, func in callers.items():
+        if name not in sites:
+            harness_error("caller line for %s, which has no site line" % name)
+        sites[name]["caller"] = func
     return sites
 
 
@@ -301,6 +308,16 @@ def check_sites(rep, truth, lines=True, src=None):
         got[name]["bytes"] += g["bytes"]
         got[name]["groups"].append(g)
         t = truth[name]
+        if t.get("caller"):
+            # the unwind past the allocating function: on aarch64 with
+            # pointer authentication its saved return address is signed
+            frames = g.get("frames") or []
+            k = frames.index(fr) + 1
+            up = norm(frames[k].get("func")) if k < len(frames) else None
+            if up != t["caller"]:
+                problem("%s: the frame above it is %s, wanted %s (its caller): %s" %
+                        (name, frame_str(frames[k]) if k < len(frames) else "missing",
+                         t["caller"], group_str(g)))
         if lines and t["line"] and not fr.get("inlined"):
             if fr.get("line") != t["line"]:
                 problem("%s: frame %s has line %r, wanted %d (the call's line)" %

@@ -3,7 +3,8 @@
  * Usage: leak_single [EXIT_STATUS]
  * After SIGUSR1: leak_a leaks 100 x 1000 bytes, leak_b 50 x 3000 bytes,
  * churn() mallocs (and reallocs) 20000 blocks of random small sizes and frees
- * every one. Prints the truth (see target.h) and "done", then waits for
+ * every one. Prints the truth (see target.h: the sites, and main as the
+ * caller of both leaks) and "done", then waits for
  * SIGTERM and exits with EXIT_STATUS (default 0).
  */
 #include "target.h"
@@ -77,6 +78,7 @@ int main(int argc, char **argv)
 	site_line("leak_a", A_N, (long)A_N * A_SIZE, line_a);
 	site_line("leak_b", B_N, (long)B_N * B_SIZE, line_b);
 	site_line("churn", 0, 0, 0);
+	say("caller leak_a main\ncaller leak_b main\n");
 	say("done\n");
 
 	wait_signal(SIGTERM);
