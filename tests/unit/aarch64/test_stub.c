@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -217,6 +218,23 @@ __attribute__((noinline)) static void *call_fn(void *fn, size_t n)
 	void *p = f(n);
 	__asm__ volatile("" : : "r"(p) : "memory");
 	return p;
+}
+
+/* arch_strip_pc uses the mask the kernel reports for a traced thread: learn
+ * it from a stopped child, as leaktrap does from its target. */
+static void learn_pac(void)
+{
+	pid_t c = fork();
+	if (c == 0) {
+		ptrace(PTRACE_TRACEME, 0, 0, 0);
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	int st;
+	waitpid(c, &st, 0);
+	arch_learn_pac(c);
+	kill(c, SIGKILL);
+	waitpid(c, &st, 0);
 }
 
 /* The sampled path through a hand-made signing entry, both engines. */
@@ -681,6 +699,9 @@ int main(void)
 	CHECK(traps == 0, "inactive: no stop at all");
 
 	/* pointer authentication: an entry that signs before the patch */
+	learn_pac();
+	CHECK(!(getauxval(AT_HWCAP) & HWCAP_PACA) || arch_strip_pc(~(taddr_t)0) != ~(taddr_t)0,
+	      "the kernel's authentication-code mask is learnt where PAC is in use");
 	test_pac("paciasp", 0xd503233f, 0xd50323bf);
 	test_pac("pacibsp", 0xd503237f, 0xd50323ff);
 	if (getauxval(AT_HWCAP) & HWCAP_PACA) {
