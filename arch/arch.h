@@ -34,8 +34,10 @@ uint64_t arch_arg(const struct arch_regs *r, int n);
  * stopped thread's own register set, where every register is exact (else
  * a caller frame, struct arch_event). */
 int arch_unw_reg(const struct arch_regs *r, bool whole, int unw_regnum, uint64_t *val);
-/* Whether unw_regnum is the PC, resp. SP, in libunwind's numbering. */
-bool arch_unw_is_pc(int unw_regnum);
+/* The program counter in libunwind's numbering. Not UNW_REG_IP, which on
+ * aarch64 is x30: in a signal frame the interrupted pc and x30 are saved
+ * apart, and the pc is what a thread will return to. */
+extern const int arch_unw_pc;
 
 /* Whether the arch's unwind tables mark where return addresses are signed
  * (aarch64: DW_CFA_AARCH64_negate_ra_state), which libunwind 1.6 rejects. */

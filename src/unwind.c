@@ -772,7 +772,7 @@ int unwind_interrupted(struct unwinder *u, const struct arch_regs *regs, taddr_t
 		/* the frame a signal interrupted: its pc is exact, never signed */
 		unw_save_loc_t loc;
 		pcs[n] = pc;
-		locs[n] = unw_get_save_loc(&c, UNW_REG_IP, &loc) == 0 && loc.type == UNW_SLT_MEMORY ?
+		locs[n] = unw_get_save_loc(&c, arch_unw_pc, &loc) == 0 && loc.type == UNW_SLT_MEMORY ?
 			  loc.u.addr : 0;
 		n++;
 	}

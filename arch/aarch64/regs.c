@@ -83,8 +83,8 @@ int arch_unw_reg(const struct arch_regs *r, bool whole, int n, uint64_t *val)
 	return 0;
 }
 
-/* Whether n is the program counter in libunwind's numbering. */
-bool arch_unw_is_pc(int n) { return n == UNW_AARCH64_PC; }
+/* The program counter in libunwind's numbering (UNW_REG_IP is x30). */
+const int arch_unw_pc = UNW_AARCH64_PC;
 
 /* Functions built with -mbranch-protection mark paciasp/autiasp in their CFI. */
 const bool arch_cfi_ra_state = true;

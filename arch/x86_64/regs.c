@@ -56,8 +56,8 @@ int arch_unw_reg(const struct arch_regs *r, bool whole, int n, uint64_t *val)
 	return 0;
 }
 
-/* Whether n is the instruction pointer in libunwind's numbering. */
-bool arch_unw_is_pc(int n) { return n == UNW_X86_64_RIP; }
+/* The instruction pointer in libunwind's numbering. */
+const int arch_unw_pc = UNW_X86_64_RIP;
 
 /* x86-64 has no pointer authentication. */
 const bool arch_cfi_ra_state = false;
