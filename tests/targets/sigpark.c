@@ -1,7 +1,7 @@
 /* sigpark: a signal handler that interrupted a thread inside a tool's code
  * stays running while the tool detaches.
  *
- * Usage: sigpark [THREADS (4)] [entry]
+ * Usage: sigpark [THREADS (4)] [entry|tramp]
  * Worker threads malloc/free small blocks in a loop, and the main thread
  * sends each of them SIGUSR2 every 100 us. The handler looks at the pc the
  * signal interrupted: if it lies outside the executable segments of every
@@ -10,7 +10,10 @@
  * parks there. With "entry" it parks instead where the pc lies in the first
  * bytes of malloc after its first instruction (malloc+1 .. malloc+4, which
  * an x86-64 branch patch would cover), from the start: "ready" comes once
- * one has parked. A parked handler prints "parked tid T pc P" and stays in
+ * one has parked. With "tramp" it parks only where the pc lies in new code
+ * whose next 4 bytes copy one of the first two words of malloc or free: the
+ * start of a tool's trampoline (on x86-64 it may also be a stub's copy of
+ * those bytes). A parked handler prints "parked tid T pc P" and stays in
  * the handler (nanosleep) until SIGUSR1, which also ends parking for good. Returning
  * from that handler then resumes the interrupted code, wherever it is now:
  * if it was unmapped, the process dies of SIGSEGV. On SIGTERM it prints
@@ -31,6 +34,8 @@ static struct { uintptr_t lo, hi; } seg[MAXSEG];
 static int nseg;
 static atomic_int release, parked, stop;
 static uintptr_t park_lo, park_hi;	/* "entry": park for a pc in [lo, hi) */
+static uint32_t entry_words[4];		/* "tramp": malloc's and free's first two words */
+static int tramp;
 static atomic_long ops, signals;
 
 /* dl_iterate_phdr callback: notes the executable segments of one object. */
@@ -52,6 +57,18 @@ static int known_code(uintptr_t pc)
 {
 	for (int i = 0; i < nseg; i++)
 		if (pc >= seg[i].lo && pc < seg[i].hi)
+			return 1;
+	return 0;
+}
+
+/* Whether the 4 bytes at pc (mapped: it was just running there) copy one of
+ * entry_words. */
+static int copies_entry(uintptr_t pc)
+{
+	uint32_t w;
+	memcpy(&w, (const void *)pc, 4);
+	for (int i = 0; i < 4; i++)
+		if (w == entry_words[i])
 			return 1;
 	return 0;
 }
@@ -80,7 +97,8 @@ static void on_usr2(int sig, siginfo_t *si, void *ucv)
 #error "sigpark: no interrupted pc for this architecture"
 #endif
 	atomic_fetch_add(&signals, 1);
-	if (atomic_load(&release) || (park_hi ? pc < park_lo || pc >= park_hi : known_code(pc)))
+	if (atomic_load(&release) || (park_hi ? pc < park_lo || pc >= park_hi : known_code(pc)) ||
+	    (tramp && !copies_entry(pc)))
 		return;
 	int no = 0;
 	if (!atomic_compare_exchange_strong(&parked, &no, 1))
@@ -113,11 +131,17 @@ static void *worker(void *arg)
 int main(int argc, char **argv)
 {
 	int nt = argc > 1 ? atoi(argv[1]) : 4;
-	if (nt < 1 || nt > MAXT || (argc > 2 && strcmp(argv[2], "entry"))) {
-		fprintf(stderr, "usage: sigpark [THREADS 1..%d] [entry]\n", MAXT);
+	if (nt < 1 || nt > MAXT || (argc > 2 && strcmp(argv[2], "entry") && strcmp(argv[2], "tramp"))) {
+		fprintf(stderr, "usage: sigpark [THREADS 1..%d] [entry|tramp]\n", MAXT);
 		return 2;
 	}
-	if (argc > 2) {
+	if (argc > 2 && !strcmp(argv[2], "tramp")) {
+		void *(*volatile m)(size_t) = malloc;	/* libc's, through the GOT */
+		void (*volatile f)(void *) = free;
+		memcpy(entry_words, (const void *)m, 8);
+		memcpy(entry_words + 2, (const void *)f, 8);
+		tramp = 1;
+	} else if (argc > 2) {
 		void *(*volatile m)(size_t) = malloc;	/* libc's, through the GOT */
 		park_lo = (uintptr_t)m + 1;
 		park_hi = (uintptr_t)m + 5;
