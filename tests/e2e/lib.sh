@@ -142,9 +142,9 @@ start_target() {
 	"$bin" "$@" >"$TOUT" 2>"$TERR" </dev/null &
 	TPID=$!
 	STARTED="$STARTED $TPID"
-	if ! wait_line "$TOUT" '^ready [0-9]+$' 15 "$TPID"; then
+	if ! wait_line "$TOUT" '^ready [0-9]+$' "${READY_S:-15}" "$TPID"; then
 		cat "$TOUT" "$TERR"
-		die "target $name did not print 'ready' within 15s"
+		die "target $name did not print 'ready' within ${READY_S:-15}s"
 	fi
 	local said
 	said=$(awk '/^ready/ { print $2; exit }' "$TOUT")

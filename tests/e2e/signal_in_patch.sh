@@ -13,7 +13,9 @@
 . "$(dirname "$0")/lib.sh"
 
 [ "$(uname -m)" = x86_64 ] || skip "a branch patch is one instruction on $(uname -m)"
-start_target sigpark 4 entry
+# A handler lands in those 4 bytes after 6 to 12 s here, more on a slow day:
+# sigpark gives up after 40 s.
+READY_S=45 start_target sigpark 4 entry
 grep '^parked' "$TOUT" || die "sigpark did not park a handler in malloc (harness)"
 snap "$TPID" before
 start_lt report -p "$TPID" --duration "$(dur 3)s" --format json

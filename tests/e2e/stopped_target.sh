@@ -6,7 +6,10 @@
 # SIGCONT: it runs on, does its work on SIGUSR1 and exits 0 on SIGTERM.
 # A second round does the same on leak_threads (5 threads, all stopped).
 # A third stops leak_threads while leaktrap is attached (3 s session): the
-# group-stop must outlast the detach in the same way.
+# group-stop must outlast the detach in the same way. A thread that the
+# SIGSTOP caught inside a stub cannot leave it without running, which would
+# end its group-stop: then leaktrap leaves its region mapped, inert, and
+# says so, and that region is the one difference allowed.
 . "$(dirname "$0")/lib.sh"
 
 # still_stopped PID WHAT: PID and each of its threads are in state T.
@@ -53,7 +56,9 @@ alive "$LTPID" || fail "leaktrap ended before the target was stopped"
 wait_lt "$(dur 30)"
 expect_lt_ok && check_report "$TPID"
 untraced "$TPID" T
-same_code "$TPID" before.mid
+left=$(sed -n -E 's/.*the region at (0x[0-9a-f]+) stays mapped \(inert\): a thread was still inside it$/\1/p' "$LTERR")
+[ -n "$left" ] && log "leaktrap left its region at $left mapped, as it said"
+same_code "$TPID" before.mid "${left:-}"
 still_stopped "$TPID" "leak_threads (stopped while attached)"
 kill -CONT "$TPID"
 go_target 20

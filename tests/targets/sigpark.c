@@ -160,8 +160,8 @@ int main(int argc, char **argv)
 		if (pthread_create(&th[i], NULL, worker, (void *)i))
 			return 99;
 	for (int waited = 0; park_hi && !atomic_load(&parked); waited++) {
-		if (waited == 20000) {
-			say("FAIL no handler interrupted malloc+1..4 in 20 s\n");
+		if (waited == 40000) {
+			say("FAIL no handler interrupted malloc+1..4 in 40 s\n");
 			return 98;
 		}
 		for (int i = 0; i < nt; i++)
