@@ -230,10 +230,9 @@ static void take_alloc(struct engine *e, struct thread *th, int kind, const stru
 	d->size = ev.size;
 	d->t_ns = now_ns();
 	d->caller = ev.caller;
-	d->off = arch_sp(&ev.caller) - arch_sp(r);
-	d->len = d->off < got ? got - d->off : 0;
-	if (d->off > got)
-		d->off = got;
+	size_t off = arch_sp(&ev.caller) - arch_sp(r);
+	d->off = off < got ? off : got;
+	d->len = got - d->off;
 	e->ndefer++;
 }
 

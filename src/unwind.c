@@ -650,13 +650,11 @@ struct unwinder *unwind_new(struct target *t)
 
 size_t unwind_copy_stack(struct unwinder *u, taddr_t sp, void *buf)
 {
-	/* A stack that grew, or a thread's created, since the maps were read
-	 * is not in them: read it all the same, as far as it is mapped. */
-	const struct map *m = find_map(u, sp);
+	const struct map *m = find_map(u, sp);	/* re-reads the maps if need be */
 	taddr_t end = sp + UNWIND_STACK_COPY;
 	if (m && end > m->end)
 		end = m->end;
-	if (end <= sp)
+	if (!m || end <= sp)
 		return 0;
 	/* Page-sized pieces: a partial copy still yields whatever was readable. */
 	struct iovec local[UNWIND_STACK_COPY / PAGE + 1], remote[UNWIND_STACK_COPY / PAGE + 1];
