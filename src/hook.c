@@ -290,8 +290,10 @@ int hook_install(struct target *t, struct hooks *hk, const struct finder_result 
 		return -1;
 	/* Clearing all 8 MiB would fault every page in, in the pause: a mirror
 	 * that never held an address is still as calloc gave it. */
-	if (hk->table_used)
+	if (hk->table_used) {
 		memset(hk->table, 0, sizeof(hk->table));
+		memset(hk->group, 0, sizeof(hk->group));
+	}
 	hk->table_used = false;
 	hk->ftail = 0;
 	memset(hk->fdone, 0, sizeof(hk->fdone));
@@ -481,6 +483,18 @@ bool hook_in_window(const struct hooks *hk, taddr_t pc)
 	return false;
 }
 
+/* Moves the count of bucket b's group by delta and writes it to the
+ * target's filter. The trap engine's tracer is the only one that fills
+ * slots, and a stub takes its own free off the count before logging it, so
+ * the mirror's count is never below the true one; the target's may be
+ * lower than the mirror's only by frees not drained yet. */
+static void group_count(struct target *t, struct hooks *hk, unsigned b, int delta)
+{
+	unsigned g = b >> RG_GROUP_LOG;
+	hk->group[g] = (uint8_t)(hk->group[g] + delta);
+	target_write(t, hk->region + RG_FILTER + g, &hk->group[g], 1);
+}
+
 bool hook_table_add(struct target *t, struct hooks *hk, taddr_t addr)
 {
 	unsigned b = bucket_of(addr);
@@ -498,6 +512,7 @@ bool hook_table_add(struct target *t, struct hooks *hk, taddr_t addr)
 		return false;
 	hk->table[b][free_slot] = addr;
 	hk->table_used = true;
+	group_count(t, hk, b, +1);
 	return true;
 }
 
@@ -510,6 +525,7 @@ bool hook_table_del(struct target *t, struct hooks *hk, taddr_t addr)
 			hk->table[b][i] = 0;
 			target_write(t, hk->region + RG_TABLE + ((taddr_t)b << RG_BUCKET_LOG) + 8 * i,
 				     &zero, 8);
+			group_count(t, hk, b, -1);
 			return true;
 		}
 	return false;
@@ -542,8 +558,10 @@ int hook_drain_frees(struct target *t, struct hooks *hk, void (*fn)(taddr_t, voi
 			continue;
 		unsigned b = bucket_of(addr);
 		for (int i = 0; i < RG_BUCKET_SLOTS; i++)
-			if (hk->table[b][i] == addr)
+			if (hk->table[b][i] == addr) {
 				hk->table[b][i] = 0;	/* the stub cleared the real slot */
+				group_count(t, hk, b, -1);
+			}
 		fn(addr, arg);
 		hk->fdone[idx] = true;
 		target_write(t, hk->region + RG_FLOG + RG_FLOG_ENTRY * idx, &zero, sizeof(zero));

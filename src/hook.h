@@ -33,6 +33,7 @@ struct hooks {
 	bool fdone[RG_FLOG_N];  /* consumed out of order, past a claimed but unwritten one */
 	bool table_used;        /* table has held an address since it was last cleared */
 	uint64_t table[1 << RG_TABLE_BITS][RG_BUCKET_SLOTS];  /* mirror of the target's table */
+	uint8_t group[RG_FILTER_SIZE];  /* the mirror's count per group, as last written to RG_FILTER */
 };
 
 /*

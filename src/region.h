@@ -43,6 +43,9 @@
  *   RG_SHARDS                RG_NSHARDS countdowns, one cache line each:
  *                            [0] i64 bytes left until the next sample,
  *                            [8] u64 xorshift state that picks the next draw
+ *   RG_FILTER                u8 per group of 2^RG_GROUP_LOG buckets of the
+ *                            table: a count never below the number of its
+ *                            slots that hold an address
  *   RG_TABLE                 the sampled-address table: 2^RG_TABLE_BITS
  *                            buckets of RG_BUCKET_SLOTS addresses; 0 = empty
  *   RG_FLOG                  the free log: RG_FLOG_N {address, ring head} of
@@ -86,7 +89,18 @@
 #define RG_SHARD_SHIFT   20
 #define RG_SHARD_RNG     8
 
-#define RG_TABLE         (RG_DATA + 8192)
+/* A free looks at its group's count before the table, and probes the
+ * table only when the count is not 0. An unsampled free then reads a byte
+ * of 16 KiB instead of a cache line of 8 MiB: in the tight churn loop the
+ * probe's cache misses cost more than all the stubs' instructions.
+ * Agent stubs keep the counts with atomic increments (after filling a slot)
+ * and decrements (after clearing one, before logging the free); the trap
+ * engine's tracer, which fills the table itself, writes the count it
+ * keeps, never below the true one (hook.c). */
+#define RG_FILTER        (RG_DATA + 8192)
+#define RG_GROUP_LOG     3
+#define RG_FILTER_SIZE   (1 << (RG_TABLE_BITS - RG_GROUP_LOG))
+#define RG_TABLE         (RG_FILTER + RG_FILTER_SIZE)
 /* Eight slots, one cache line, per bucket: with 80,000 live samples (an
  * --every session on a busy heap) the chance that some bucket overflows,
  * which would cost a sample, is about 1e-3; with four slots it was ~1. */

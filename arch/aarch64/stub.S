@@ -75,6 +75,7 @@ lt_image:
 #define DRAWS    (lt_image + RG_DRAWS)
 #define SHARDS   (lt_image + RG_SHARDS)
 #define TABLE    (lt_image + RG_TABLE)
+#define FILTER   (lt_image + RG_FILTER)
 #define WAIT_NS  50000		/* how long a stub waits for room, each time */
 
 /* asm-generic/unistd.h */
@@ -207,13 +208,18 @@ lt_trap_\name\()_alloc:
 	b	lt_ret
 .endm
 
-/* Looks x0 up in the sampled-address table: one bucket of RG_BUCKET_SLOTS.
- * On a hit, x17 points at the matching slot. */
+/* Looks x0 up in the sampled-address table: one bucket of RG_BUCKET_SLOTS,
+ * unless its group's count (RG_FILTER) is 0. On a hit, x17 points at the
+ * matching slot. */
 .macro LOOKUP hit, miss
 	cbz	x0, \miss
 	ldr	x16, lt_hash_mul
 	mul	x16, x16, x0
 	lsr	x16, x16, #(64 - RG_TABLE_BITS)
+	adr	x17, FILTER
+	add	x17, x17, x16, lsr #RG_GROUP_LOG
+	ldrb	w17, [x17]
+	cbz	w17, \miss
 	adr	x17, TABLE
 	add	x17, x17, x16, lsl #RG_BUCKET_LOG
 	ldr	x16, [x17]
@@ -227,8 +233,8 @@ lt_trap_\name\()_alloc:
 	b	\miss
 .endm
 
-/* A sampled block is being freed (x17 = its table slot): clear the slot,
- * then log the address for the tracer, without stopping, with the ring's
+/* A sampled block is being freed (x17 = its table slot): clear the slot
+ * and take it off its group's count, then log the address for the tracer, without stopping, with the ring's
  * head at that moment: the agent engine's reader applies the free after
  * the ring records claimed before it and before those claimed after. The
  * slot is cleared first so that the tracer, which reuses a slot only after
@@ -247,6 +253,14 @@ lt_trap_\name\()_alloc:
 	str	xzr, [x17]
 	stp	x9, x10, [sp, #-32]!
 	str	x11, [sp, #16]
+	adr	x16, TABLE		/* one slot fewer in its group */
+	sub	x17, x17, x16
+	adr	x16, FILTER
+	add	x17, x16, x17, lsr #(RG_BUCKET_LOG + RG_GROUP_LOG)
+90:	ldxrb	w9, [x17]
+	sub	w9, w9, #1
+	stxrb	w10, w9, [x17]
+	cbnz	w10, 90b
 	adr	x16, FHEAD
 91:	ldr	x10, [x16, #(RG_FTAIL - RG_FHEAD)]	/* only grows: a stale one is safe */
 	ldxr	x9, [x16]
@@ -501,6 +515,14 @@ lt_record:
 	cbnz	x16, 77f
 	stxr	w17, x7, [x13]
 	cbnz	w17, 74b
+	adr	x16, TABLE		/* one slot more in its group, before */
+	sub	x13, x13, x16		/* the caller can free the block */
+	adr	x16, FILTER
+	add	x13, x16, x13, lsr #(RG_BUCKET_LOG + RG_GROUP_LOG)
+89:	ldxrb	w16, [x13]
+	add	w16, w16, #1
+	stxrb	w17, w16, [x13]
+	cbnz	w17, 89b
 	b	75f
 77:	clrex
 	add	x14, x14, #1

@@ -130,14 +130,20 @@ lt_image:
 	ret
 .endm
 
-/* Looks \ptr up in the sampled-address table: one bucket of RG_BUCKET_SLOTS.
- * On a hit, %rax points at the matching slot. */
+/* Looks \ptr up in the sampled-address table: one bucket of RG_BUCKET_SLOTS,
+ * unless its group's count (RG_FILTER) is 0. On a hit, %rax points at the
+ * matching slot. */
 .macro LOOKUP ptr, hit, miss
 	test	\ptr, \ptr
 	jz	\miss
 	movabs	$RG_HASH_MUL, %rax
 	imul	\ptr, %rax
 	shr	$(64 - RG_TABLE_BITS), %rax
+	mov	%rax, %r11
+	shr	$RG_GROUP_LOG, %r11
+	lea	lt_image+RG_FILTER(%rip), %r10
+	cmpb	$0, (%r10,%r11)
+	je	\miss
 	shl	$RG_BUCKET_LOG, %rax
 	lea	lt_image+RG_TABLE(%rip), %r10
 	add	%r10, %rax
@@ -151,8 +157,8 @@ lt_image:
 	jmp	\miss
 .endm
 
-/* A sampled block is being freed (%rax = its table slot): clear the slot,
- * then log the address for the tracer, without stopping, with the ring's
+/* A sampled block is being freed (%rax = its table slot): clear the slot
+ * and take it off its group's count, then log the address for the tracer, without stopping, with the ring's
  * head at that moment: the agent engine's reader applies the free after
  * the ring records claimed before it and before those claimed after. The slot is cleared
  * first so that the tracer, which reuses a slot only after reading the log,
@@ -163,6 +169,11 @@ lt_image:
 	cmpl	$0, ACTIVE
 	je	\next
 	movq	$0, (%rax)
+	lea	lt_image+RG_TABLE(%rip), %r10	/* one slot fewer in its group */
+	sub	%r10, %rax
+	shr	$(RG_BUCKET_LOG + RG_GROUP_LOG), %rax
+	lea	lt_image+RG_FILTER(%rip), %r10
+	lock decb (%r10,%rax)
 	mov	FHEAD, %rax
 9:	mov	%rax, %r10
 	sub	FTAIL, %r10
@@ -429,11 +440,17 @@ lt_record:
 	mov	$RG_BUCKET_SLOTS, %ecx
 5:	xor	%eax, %eax
 	lock cmpxchg %rdi, (%rdx)
-	je	3f
+	je	4f
 	add	$8, %rdx
 	dec	%ecx
 	jnz	5b
 	orl	$RK_UNTRACKED, RS_KIND(%rsi)	/* bucket full: the reader counts a drop */
+	jmp	3f
+4:	lea	lt_image+RG_TABLE(%rip), %rax	/* one slot more in its group, before */
+	sub	%rax, %rdx			/* the caller can free the block */
+	shr	$(RG_BUCKET_LOG + RG_GROUP_LOG), %rdx
+	lea	lt_image+RG_FILTER(%rip), %rax
+	lock incb (%rax,%rdx)
 3:	mov	RS_NEXTSEQ(%rsi), %rax
 	mov	%rax, RS_SEQ(%rsi)	/* complete: x86 keeps the stores in order */
 	pop	%rax

@@ -124,13 +124,29 @@ static int64_t countdown_here(void)
 	return *(int64_t *)(region + RG_SHARDS + (((sp >> RG_SHARD_SHIFT) & (RG_NSHARDS - 1)) << RG_SHARD_LOG));
 }
 
+/* The count in the filter of addr's group of buckets. */
+static uint8_t *group_of(uint64_t addr)
+{
+	unsigned b = (unsigned)((addr * (uint64_t)RG_HASH_MUL) >> (64 - RG_TABLE_BITS));
+	return region + RG_FILTER + (b >> RG_GROUP_LOG);
+}
+
+/* Puts addr in the table, and counts it, as the trap engine's tracer does;
+ * returns its slot, or NULL when the bucket is full. */
 static uint64_t *table_put(uint64_t addr)
 {
 	unsigned b = (unsigned)((addr * (uint64_t)RG_HASH_MUL) >> (64 - RG_TABLE_BITS));
 	uint64_t *bucket = (uint64_t *)(region + RG_TABLE + ((size_t)b << RG_BUCKET_LOG));
 	for (int i = 0; i < RG_BUCKET_SLOTS; i++)
-		if (!bucket[i]) { bucket[i] = addr; return &bucket[i]; }
+		if (!bucket[i]) { bucket[i] = addr; (*group_of(addr))++; return &bucket[i]; }
 	return NULL;
+}
+
+/* Empties a slot table_put filled, and uncounts it. */
+static void table_clear(uint64_t *slot)
+{
+	(*group_of(*slot))--;
+	*slot = 0;
 }
 
 /* Returns the table slot holding addr, or NULL. */
@@ -395,7 +411,16 @@ int main(void)
 	ff(fake_block + 200);
 	CHECK(traps == 0 && freed == fake_block + 200, "free of a sampled address: no stop, original ran");
 	CHECK(*slot == 0, "its table slot is cleared");
+	CHECK(*group_of((uint64_t)(uintptr_t)(fake_block + 200)) == 0, "and its group's count is back to 0");
 	CHECK(*fhead == 1 && flog[0] == (uint64_t)(uintptr_t)(fake_block + 200) && flog[1] == 0, "and the address is logged");
+	/* the count is what a free reads first: at 0 the table is not probed */
+	slot = table_put((uint64_t)(uintptr_t)(fake_block + 200));
+	(*group_of(*slot))--;
+	ff(fake_block + 200);
+	CHECK(freed == fake_block + 200 && *slot == (uint64_t)(uintptr_t)(fake_block + 200) && *fhead == 1,
+	      "a free whose group counts 0 goes to the original without probing the table");
+	(*group_of(*slot))++;
+	table_clear(slot);
 
 	/* a hit in a later slot clears that slot, not its neighbours */
 	uint64_t keep = (uint64_t)(uintptr_t)(fake_block + 512);
@@ -411,7 +436,7 @@ int main(void)
 			break;
 		}
 	}
-	*s0 = 0;
+	table_clear(s0);
 	*ftail = *fhead;
 	/* and the last slot of a full bucket is found too */
 	uint64_t *last = NULL, base = (uint64_t)(uintptr_t)(fake_block + 1024);
@@ -430,7 +455,7 @@ int main(void)
 		CHECK(nb == RG_BUCKET_SLOTS && *last == 0 && freed == (void *)(uintptr_t)a && traps == 0,
 		      "the address in the last slot of a full bucket is found and cleared");
 		for (uint64_t *q = last - (RG_BUCKET_SLOTS - 1); q < last; q++)
-			*q = 0;
+			table_clear(q);
 	}
 	*ftail = *fhead;
 
@@ -498,12 +523,14 @@ int main(void)
 		CHECK(inflight == 0, "agent: nothing left in flight");
 		uint64_t *tb = table_find((uint64_t)(uintptr_t)fake_block);
 		CHECK(tb != NULL, "agent: the block is in the sampled table");
+		CHECK(*group_of((uint64_t)(uintptr_t)fake_block) == 1, "agent: and its group counts it");
 		uint64_t fh = *fhead;
 		ff(fake_block);
 		CHECK(tb && *tb == 0 && *fhead == fh + 1 &&
 		      flog[2 * (fh % RG_FLOG_N)] == (uint64_t)(uintptr_t)fake_block &&
 		      flog[2 * (fh % RG_FLOG_N) + 1] == *rhead,
 		      "agent: freeing it logs the address with the ring head (%llu)", (unsigned long long)*rhead);
+		CHECK(*group_of((uint64_t)(uintptr_t)fake_block) == 0, "agent: and uncounts it");
 		*ftail = *fhead;
 
 		/* a second sample of the same block is not put in the table twice */
@@ -520,7 +547,9 @@ int main(void)
 				if (bucket[i] == a)
 					copies++, bucket[i] = 0;
 		}
-		CHECK(*rhead == 3 && copies == 1, "agent: two records of one block, one table entry");
+		CHECK(*rhead == 3 && copies == 1 && *group_of((uint64_t)(uintptr_t)fake_block) == 1,
+		      "agent: two records of one block, one table entry, counted once");
+		(*group_of((uint64_t)(uintptr_t)fake_block))--;
 		*rhead = *rtail = 0;
 
 		out = NULL;
@@ -531,7 +560,7 @@ int main(void)
 		      "agent: posix_memalign records the block itself");
 		tb = table_find((uint64_t)(uintptr_t)(fake_block + 64));
 		if (tb)
-			*tb = 0;
+			table_clear(tb);
 
 		/* a full bucket: recorded, marked untracked */
 		{
