@@ -20,6 +20,10 @@
 #define STUCK_NS 1000000000ULL  /* an incomplete record this old is abandoned */
 #define FBATCH   512            /* free-log entries read at a time */
 #define RBATCH   16             /* ring slots read at a time */
+/* What a batch reads of each slot: the header and the top of the stack
+ * copy, which is all most unwinds need; the rest is read only for an
+ * unwind that gets past it (unwind_stack_rest). */
+#define SLOT_HEAD (RS_STACK + 1024)
 #define BEAT_NS  2000000000.0   /* how long stubs trust a silent reader */
 
 /* Tells the stubs the reader lives for another BEAT_NS: until then, with
@@ -54,8 +58,9 @@ static uint64_t counter_ns(struct agent *a, uint64_t ctr)
 	return back < n1 ? n1 - back : n1;
 }
 
-/* Turns one complete ring slot into a sample. */
-static void take_record(struct engine *e, const uint8_t *slot)
+/* Turns one complete ring slot (its first SLOT_HEAD bytes; the whole slot
+ * is still at `at` in the target) into a sample. */
+static void take_record(struct engine *e, const uint8_t *slot, taddr_t at)
 {
 	struct arch_event ev;
 	uint32_t kind, tid;
@@ -74,8 +79,10 @@ static void take_record(struct engine *e, const uint8_t *slot)
 	}
 	if (kind >= HK_COUNT || !ev.ret)
 		return;
+	size_t len = copied > 0 ? (size_t)copied : 0;
 	unwind_set_stack(e->unw, arch_sp(&ev.caller), slot + RS_STACK,
-			 copied > 0 ? (size_t)copied : 0);
+			 len < SLOT_HEAD - RS_STACK ? len : SLOT_HEAD - RS_STACK);
+	unwind_stack_rest(e->unw, len, at + RS_STACK);
 	engine_record(e, (pid_t)tid, ev.ret, ev.size, &ev.caller, counter_ns(&e->ag, ctr));
 }
 
@@ -160,8 +167,8 @@ int agent_drain(struct engine *e)
 			uint64_t first = a->rtail % RG_RING_N, n = rhead - a->rtail;
 			n = n > RBATCH ? RBATCH : n;
 			n = n > RG_RING_N - first ? RG_RING_N - first : n;
-			if (target_read(&e->t, rg + RG_RING + (first << RG_SLOT_LOG), ring,
-					n << RG_SLOT_LOG) < 0)
+			if (target_read_strided(&e->t, rg + RG_RING + (first << RG_SLOT_LOG), RG_SLOT,
+						SLOT_HEAD, (int)n, ring) < 0)
 				break;
 			nr = n, ri = 0;
 		}
@@ -171,7 +178,7 @@ int agent_drain(struct engine *e)
 		if (seq != a->rtail + 1) {
 			/* read again: it may have been completed since the batch */
 			taddr_t at = rg + RG_RING + ((a->rtail % RG_RING_N) << RG_SLOT_LOG);
-			if (target_read(&e->t, at, slot, RG_SLOT) < 0)
+			if (target_read(&e->t, at, slot, SLOT_HEAD) < 0)
 				break;
 			memcpy(&seq, slot + RS_SEQ, 8);
 		}
@@ -183,7 +190,7 @@ int agent_drain(struct engine *e)
 			continue;
 		}
 		a->stuck_ns = 0;
-		take_record(e, slot);
+		take_record(e, slot, rg + RG_RING + ((a->rtail % RG_RING_N) << RG_SLOT_LOG));
 		a->rtail++, ri++, done++;
 		if (ri == nr) {
 			/* give the slots back and show we live as we go: a long

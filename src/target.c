@@ -464,6 +464,24 @@ int target_read(struct target *t, taddr_t addr, void *buf, size_t len)
 	return n < 0 ? -errno : -EFAULT;
 }
 
+int target_read_strided(struct target *t, taddr_t addr, size_t stride, size_t len, int n, void *buf)
+{
+	struct iovec local[TARGET_STRIDED_MAX], remote[TARGET_STRIDED_MAX];
+	if (n < 1 || n > TARGET_STRIDED_MAX || len > stride)
+		return -EINVAL;
+	for (int k = 0; k < n; k++) {
+		local[k] = (struct iovec){ (uint8_t *)buf + (size_t)k * stride, len };
+		remote[k] = (struct iovec){ (void *)(uintptr_t)(addr + (taddr_t)k * stride), len };
+	}
+	ssize_t got = process_vm_readv(t->pid, local, n, remote, n, 0);
+	if (got == (ssize_t)(len * (size_t)n))
+		return 0;
+	for (int k = 0; k < n; k++)	/* what process_vm_readv refuses, one by one */
+		if (target_read(t, addr + (taddr_t)k * stride, (uint8_t *)buf + (size_t)k * stride, len) < 0)
+			return got < 0 ? -errno : -EFAULT;
+	return 0;
+}
+
 int target_write(struct target *t, taddr_t addr, const void *buf, size_t len)
 {
 	struct iovec local = { (void *)buf, len }, remote = { (void *)(uintptr_t)addr, len };

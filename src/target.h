@@ -84,6 +84,11 @@ void target_detach_all(struct target *t);
 
 /* Reads len bytes at addr; returns 0 or -errno. */
 int target_read(struct target *t, taddr_t addr, void *buf, size_t len);
+/* Reads the first len bytes of each of n records stride bytes apart (at
+ * most TARGET_STRIDED_MAX) at addr into buf, laid out the same way, in one
+ * system call; returns 0 or -errno. */
+#define TARGET_STRIDED_MAX 64
+int target_read_strided(struct target *t, taddr_t addr, size_t stride, size_t len, int n, void *buf);
 /* Writes data (writable memory) at addr; returns 0 or -errno. */
 int target_write(struct target *t, taddr_t addr, const void *buf, size_t len);
 /* Writes code (any protection) at addr through /proc/PID/mem; 0 or -errno. */

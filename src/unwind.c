@@ -71,6 +71,7 @@ struct unwinder {
 	bool regs_whole;              /* regs are a stopped thread's own, all exact */
 	struct arch_regs frame_regs;  /* an unwind restarted at a stripped pc */
 	taddr_t stack_lo, stack_hi;
+	taddr_t rest_hi, rest_at;  /* the copy goes on to rest_hi, still at rest_at in the target */
 	bool stack_given;     /* unwind_set_stack supplied the copy for the next unwind */
 	uint8_t stack[UNWIND_STACK_COPY];
 };
@@ -140,6 +141,13 @@ static int read_word(struct unwinder *u, taddr_t addr, uint64_t *val)
 			return -1;
 		memcpy(val, (const uint8_t *)md->table + (addr - md->table_addr), 8);
 		return 0;
+	}
+	if (addr >= u->stack_hi && addr + 8 <= u->rest_hi) {
+		/* the unwind got past the part of the copy in hand: fetch the rest */
+		size_t have = u->stack_hi - u->stack_lo;
+		if (target_read(u->t, u->rest_at + have, u->stack + have, u->rest_hi - u->stack_hi) == 0)
+			u->stack_hi = u->rest_hi;
+		u->rest_hi = 0;
 	}
 	if (addr >= u->stack_lo && addr + 8 <= u->stack_hi) {
 		memcpy(val, u->stack + (addr - u->stack_lo), 8);
@@ -676,6 +684,7 @@ static void copy_stack(struct unwinder *u, taddr_t sp)
 {
 	u->stack_lo = sp;
 	u->stack_hi = sp + unwind_copy_stack(u, sp, u->stack);
+	u->rest_hi = 0;
 }
 
 void unwind_set_stack(struct unwinder *u, taddr_t sp, const void *data, size_t len)
@@ -686,7 +695,18 @@ void unwind_set_stack(struct unwinder *u, taddr_t sp, const void *data, size_t l
 		memcpy(u->stack, data, len);
 	u->stack_lo = sp;
 	u->stack_hi = sp + len;
+	u->rest_hi = 0;
 	u->stack_given = len > 0;
+}
+
+void unwind_stack_rest(struct unwinder *u, size_t len, taddr_t at)
+{
+	if (len > UNWIND_STACK_COPY)
+		len = UNWIND_STACK_COPY;
+	if (u->stack_given && u->stack_lo + len > u->stack_hi) {
+		u->rest_hi = u->stack_lo + len;
+		u->rest_at = at;
+	}
 }
 
 /* arch_regs_from_unw's source: a register of the cursor's frame. */
@@ -737,7 +757,7 @@ int unwind_stack(struct unwinder *u, const struct arch_regs *caller, taddr_t *fr
 			break;
 		frames[n++] = pc;
 	}
-	u->stack_lo = u->stack_hi = 0;
+	u->stack_lo = u->stack_hi = u->rest_hi = 0;
 	return n;
 }
 
@@ -774,7 +794,7 @@ int unwind_interrupted(struct unwinder *u, const struct arch_regs *regs, taddr_t
 			  loc.u.addr : 0;
 		n++;
 	}
-	u->stack_lo = u->stack_hi = 0;
+	u->stack_lo = u->stack_hi = u->rest_hi = 0;
 	u->regs_whole = false;
 	return n;
 }

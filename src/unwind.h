@@ -29,6 +29,12 @@ size_t unwind_copy_stack(struct unwinder *u, taddr_t sp, void *buf);
  * moved on by then. Reads past the copy still go to the live process. */
 void unwind_set_stack(struct unwinder *u, taddr_t sp, const void *data, size_t len);
 
+/* Says that the copy unwind_set_stack gave goes on to len bytes, and that
+ * the whole copy is still at `at` in the target (a ring slot): the bytes
+ * past those given are read from there if, and only if, the unwind needs
+ * them. */
+void unwind_stack_rest(struct unwinder *u, size_t len, taddr_t at);
+
 /*
  * Unwinds a stopped thread from its own registers and finds the contexts
  * that signals interrupted (a thread inside a signal handler returns to
