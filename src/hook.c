@@ -484,15 +484,21 @@ bool hook_in_window(const struct hooks *hk, taddr_t pc)
 }
 
 /* Moves the count of bucket b's group by delta and writes it to the
- * target's filter. The trap engine's tracer is the only one that fills
- * slots, and a stub takes its own free off the count before logging it, so
- * the mirror's count is never below the true one; the target's may be
- * lower than the mirror's only by frees not drained yet. */
-static void group_count(struct target *t, struct hooks *hk, unsigned b, int delta)
+ * target's filter, with slot i of the bucket set to *addr when addr is not
+ * NULL (one system call). The trap engine's tracer is the only one that
+ * fills slots, and a stub takes its own free off the count before logging
+ * it, so the mirror's count is never below the true one; the target's may
+ * be lower than the mirror's only by frees not drained yet. Returns 0 or
+ * -errno. */
+static int table_write(struct target *t, struct hooks *hk, unsigned b, int i, const uint64_t *addr, int delta)
 {
 	unsigned g = b >> RG_GROUP_LOG;
 	hk->group[g] = (uint8_t)(hk->group[g] + delta);
-	target_write(t, hk->region + RG_FILTER + g, &hk->group[g], 1);
+	struct target_piece p[2] = {
+		{ hk->region + RG_FILTER + g, &hk->group[g], 1 },
+		{ hk->region + RG_TABLE + ((taddr_t)b << RG_BUCKET_LOG) + 8 * (taddr_t)i, addr, 8 },
+	};
+	return target_writev(t, p, addr ? 2 : 1);
 }
 
 bool hook_table_add(struct target *t, struct hooks *hk, taddr_t addr)
@@ -507,12 +513,12 @@ bool hook_table_add(struct target *t, struct hooks *hk, taddr_t addr)
 	}
 	if (free_slot < 0)
 		return false;
-	taddr_t slot = hk->region + RG_TABLE + ((taddr_t)b << RG_BUCKET_LOG) + 8 * free_slot;
-	if (target_write(t, slot, &addr, 8) < 0)
+	if (table_write(t, hk, b, free_slot, &addr, +1) < 0) {
+		hk->group[b >> RG_GROUP_LOG]--;	/* the slot stays empty */
 		return false;
+	}
 	hk->table[b][free_slot] = addr;
 	hk->table_used = true;
-	group_count(t, hk, b, +1);
 	return true;
 }
 
@@ -521,11 +527,9 @@ bool hook_table_del(struct target *t, struct hooks *hk, taddr_t addr)
 	unsigned b = bucket_of(addr);
 	for (int i = 0; i < RG_BUCKET_SLOTS; i++)
 		if (hk->table[b][i] == addr) {
-			uint64_t zero = 0;
+			static const uint64_t zero;
 			hk->table[b][i] = 0;
-			target_write(t, hk->region + RG_TABLE + ((taddr_t)b << RG_BUCKET_LOG) + 8 * i,
-				     &zero, 8);
-			group_count(t, hk, b, -1);
+			table_write(t, hk, b, i, &zero, -1);
 			return true;
 		}
 	return false;
@@ -560,7 +564,7 @@ int hook_drain_frees(struct target *t, struct hooks *hk, void (*fn)(taddr_t, voi
 		for (int i = 0; i < RG_BUCKET_SLOTS; i++)
 			if (hk->table[b][i] == addr) {
 				hk->table[b][i] = 0;	/* the stub cleared the real slot */
-				group_count(t, hk, b, -1);
+				table_write(t, hk, b, i, NULL, -1);
 			}
 		fn(addr, arg);
 		hk->fdone[idx] = true;

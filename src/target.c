@@ -490,6 +490,27 @@ int target_write(struct target *t, taddr_t addr, const void *buf, size_t len)
 	return target_write_code(t, addr, buf, len);
 }
 
+int target_writev(struct target *t, const struct target_piece *p, int n)
+{
+	struct iovec local[TARGET_STRIDED_MAX], remote[TARGET_STRIDED_MAX];
+	size_t total = 0;
+	if (n < 1 || n > TARGET_STRIDED_MAX)
+		return -EINVAL;
+	for (int k = 0; k < n; k++) {
+		local[k] = (struct iovec){ (void *)p[k].buf, p[k].len };
+		remote[k] = (struct iovec){ (void *)(uintptr_t)p[k].addr, p[k].len };
+		total += p[k].len;
+	}
+	if (process_vm_writev(t->pid, local, n, remote, n, 0) == (ssize_t)total)
+		return 0;
+	for (int k = 0; k < n; k++) {
+		int rc = target_write(t, p[k].addr, p[k].buf, p[k].len);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 int target_write_code(struct target *t, taddr_t addr, const void *buf, size_t len)
 {
 	if (t->memfd < 0)

@@ -91,6 +91,14 @@ int target_read(struct target *t, taddr_t addr, void *buf, size_t len);
 int target_read_strided(struct target *t, taddr_t addr, size_t stride, size_t len, int n, void *buf);
 /* Writes data (writable memory) at addr; returns 0 or -errno. */
 int target_write(struct target *t, taddr_t addr, const void *buf, size_t len);
+/* Writes n pieces of data (writable memory) in one system call where it
+ * can (each piece on its own where not); returns 0 or -errno. */
+struct target_piece {
+	taddr_t addr;
+	const void *buf;
+	size_t len;
+};
+int target_writev(struct target *t, const struct target_piece *p, int n);
 /* Writes code (any protection) at addr through /proc/PID/mem; 0 or -errno. */
 int target_write_code(struct target *t, taddr_t addr, const void *buf, size_t len);
 
