@@ -871,10 +871,10 @@ static int agent_run(struct engine *e, uint64_t deadline_ns)
 	}
 }
 
-int engine_run(struct engine *e, uint64_t deadline_ns)
+/* engine_run for the trap engine: stops are serviced as they come, and the
+ * free log is read every 100 ms. */
+static int trap_run(struct engine *e, uint64_t deadline_ns)
 {
-	if (e->agent)
-		return agent_run(e, deadline_ns);
 	for (;;) {
 		if (e->t.gone || e->exec_seen)
 			return 2;
@@ -899,6 +899,16 @@ int engine_run(struct engine *e, uint64_t deadline_ns)
 		if (now_ns() - e->last_drain_ns > 100000000ULL && !e->t.gone)
 			drain_frees(e);
 	}
+}
+
+int engine_run(struct engine *e, uint64_t deadline_ns)
+{
+	int why = e->agent ? agent_run(e, deadline_ns) : trap_run(e, deadline_ns);
+	/* The commands that run next see the frees logged until now, not
+	 * until the last periodic read (up to 100 ms ago). */
+	if ((why == 0 || why == 3) && !e->t.gone)
+		drain_frees(e);
+	return why;
 }
 
 int engine_idle(struct engine *e, uint64_t deadline_ns)
