@@ -28,6 +28,7 @@ trap 'kill $(jobs -p) 2>/dev/null; rm -rf $tmp' EXIT
 # attaches leaktrap with $LT_OPTS, starts the work, and prints the
 # program's own output line when it is done.
 attached() {
+	: > $tmp/out; : > $tmp/lt	# not the last run's "ready" and "hooks active"
 	${TARGET_CPU:+taskset -c $TARGET_CPU} "$@" wait > $tmp/out &
 	local pid=$!
 	until grep -q ready $tmp/out 2>/dev/null; do sleep 0.01; done
@@ -49,9 +50,11 @@ attached() {
 # Like attached, under heaptrack -p (which injects itself through gdb and
 # records every allocation until the target exits).
 under_heaptrack() {
+	: > $tmp/out
 	"$@" wait > $tmp/out &
 	local pid=$!
 	until grep -q ready $tmp/out 2>/dev/null; do sleep 0.01; done
+	: > $tmp/ht
 	(cd $tmp && timeout 600 heaptrack -p $pid > $tmp/ht 2>&1) &
 	local ht=$!
 	until grep -q 'injection finished\|heaptrack output will be written' $tmp/ht 2>/dev/null; do
@@ -74,9 +77,11 @@ under_bpftrace() {
 	# bpftrace's uprobes need tracefs, which a minimal VM may not mount
 	[ -e /sys/kernel/tracing/uprobe_events ] || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
 	libc=$(ldconfig -p | awk '/libc.so.6 .*x86-64|libc.so.6 .*AArch64|libc.so.6 \(libc6/ { print $NF; exit }')
+	: > $tmp/out
 	"$@" wait > $tmp/out &
 	local pid=$!
 	until grep -q ready $tmp/out 2>/dev/null; do sleep 0.01; done
+	: > $tmp/bt
 	timeout 600 bpftrace -p $pid -e "
 uprobe:$libc:malloc /pid == $pid/ { @size[tid] = arg0; }
 uretprobe:$libc:malloc /pid == $pid/ { @live[retval] = (@size[tid], ustack); delete(@size[tid]); }
@@ -206,19 +211,29 @@ fi
 if part memory; then
 echo
 echo "leaktrap's own memory with 100,000 sampled allocations live (--every):"
+: > $tmp/many
 build/targets/leak_many 200000 > $tmp/many &
 pid=$!
 until grep -q ready $tmp/many 2>/dev/null; do sleep 0.01; done
 for engine in trap agent; do
-	./leaktrap -p $pid --every --engine $engine -ex 'sleep 4s' -ex status > $tmp/st 2> $tmp/lt &
+	# status once the target has allocated everything (the trap engine
+	# takes seconds for 200,000 events): the commands come through a fifo
+	rm -f $tmp/cmd; mkfifo $tmp/cmd
+	: > $tmp/lt
+	./leaktrap -p $pid --every --engine $engine -x - < $tmp/cmd > $tmp/st 2> $tmp/lt &
 	lt=$!
+	exec 3> $tmp/cmd
 	until grep -q 'hooks active' $tmp/lt 2>/dev/null; do sleep 0.01; done
 	kill -USR1 $pid
+	for i in $(seq 600); do grep -q done $tmp/many && break; sleep 0.1; done
+	echo status >&3
+	exec 3>&-
 	wait $lt
 	live=$(sed -n 's/^live: .* in \([0-9]*\) sampled allocations.*/\1/p' $tmp/st)
 	rss=$(sed -n 's/^memory: .*leaktrap peak RSS \(.*\)$/\1/p' $tmp/st)
 	printf '  %-56s %s live, peak RSS %s\n' "$engine engine" "$live" "$rss"
 	kill $pid; wait $pid 2>/dev/null
+	: > $tmp/many
 	build/targets/leak_many 200000 > $tmp/many &
 	pid=$!
 	until grep -q ready $tmp/many 2>/dev/null; do sleep 0.01; done
