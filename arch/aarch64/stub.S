@@ -208,6 +208,20 @@ lt_trap_\name\()_alloc:
 	b	lt_ret
 .endm
 
+/* Counts one slot more (\op add) or fewer (\op sub) in the group of the
+ * table slot at \slot, whose register it reuses for the count's address,
+ * atomically; \scr, \val and \st are scratch. */
+.macro GROUP_COUNT slot, op, scr, val, st
+	adr	\scr, TABLE
+	sub	\slot, \slot, \scr
+	adr	\scr, FILTER
+	add	\slot, \scr, \slot, lsr #(RG_BUCKET_LOG + RG_GROUP_LOG)
+99:	ldxrb	\val, [\slot]
+	\op	\val, \val, #1
+	stxrb	\st, \val, [\slot]
+	cbnz	\st, 99b
+.endm
+
 /* Looks x0 up in the sampled-address table: one bucket of RG_BUCKET_SLOTS,
  * unless its group's count (RG_FILTER) is 0. On a hit, x17 points at the
  * matching slot. */
@@ -253,14 +267,7 @@ lt_trap_\name\()_alloc:
 	str	xzr, [x17]
 	stp	x9, x10, [sp, #-32]!
 	str	x11, [sp, #16]
-	adr	x16, TABLE		/* one slot fewer in its group */
-	sub	x17, x17, x16
-	adr	x16, FILTER
-	add	x17, x16, x17, lsr #(RG_BUCKET_LOG + RG_GROUP_LOG)
-90:	ldxrb	w9, [x17]
-	sub	w9, w9, #1
-	stxrb	w10, w9, [x17]
-	cbnz	w10, 90b
+	GROUP_COUNT x17, sub, x16, w9, w10	/* one slot fewer in its group */
 	adr	x16, FHEAD
 91:	ldr	x10, [x16, #(RG_FTAIL - RG_FHEAD)]	/* only grows: a stale one is safe */
 	ldxr	x9, [x16]
@@ -515,14 +522,8 @@ lt_record:
 	cbnz	x16, 77f
 	stxr	w17, x7, [x13]
 	cbnz	w17, 74b
-	adr	x16, TABLE		/* one slot more in its group, before */
-	sub	x13, x13, x16		/* the caller can free the block */
-	adr	x16, FILTER
-	add	x13, x16, x13, lsr #(RG_BUCKET_LOG + RG_GROUP_LOG)
-89:	ldxrb	w16, [x13]
-	add	w16, w16, #1
-	stxrb	w17, w16, [x13]
-	cbnz	w17, 89b
+	/* one slot more in its group, before the caller can free the block */
+	GROUP_COUNT x13, add, x14, w15, w16
 	b	75f
 77:	clrex
 	add	x14, x14, #1
