@@ -476,9 +476,11 @@ int target_read_strided(struct target *t, taddr_t addr, size_t stride, size_t le
 	ssize_t got = process_vm_readv(t->pid, local, n, remote, n, 0);
 	if (got == (ssize_t)(len * (size_t)n))
 		return 0;
-	for (int k = 0; k < n; k++)	/* what process_vm_readv refuses, one by one */
-		if (target_read(t, addr + (taddr_t)k * stride, (uint8_t *)buf + (size_t)k * stride, len) < 0)
-			return got < 0 ? -errno : -EFAULT;
+	for (int k = 0; k < n; k++) {	/* what process_vm_readv refuses, one by one */
+		int rc = target_read(t, addr + (taddr_t)k * stride, (uint8_t *)buf + (size_t)k * stride, len);
+		if (rc < 0)
+			return rc;
+	}
 	return 0;
 }
 

@@ -247,20 +247,20 @@ lt_trap_\name\()_alloc:
 	b	\miss
 .endm
 
-/* A sampled block is being freed (x17 = its table slot): clear the slot
- * and take it off its group's count, then log the address for the tracer, without stopping, with the ring's
- * head at that moment: the agent engine's reader applies the free after
- * the ring records claimed before it and before those claimed after. The
- * slot is cleared first so that the tracer, which reuses a slot only after
- * reading the log, never sees it free while the stub still means to write
- * it; the address is stored last, with release semantics, so that whoever
- * sees it also sees the cleared slot and the ring head (a zero address
- * means "claimed, not written yet"). The block cannot be reallocated before
- * the log entry is written: the original free runs after. A full log falls
- * back to the breakpoint (trap engine), or (agent engine) waits for the
- * reader under WAITFULL while it beats, else counts a drop. x9..x11 are
- * borrowed on the stack, and x0, x1, x8 around the nanosleep: the
- * original still needs the arguments. */
+/* A sampled block is being freed (x17 = its table slot): clear the slot and
+ * take it off its group's count, then log the address for the tracer,
+ * without stopping, with the ring's head at that moment: the agent engine's
+ * reader applies the free after the ring records claimed before it and
+ * before those claimed after. The slot is cleared first so that the tracer,
+ * which reuses a slot only after reading the log, never sees it free while
+ * the stub still means to write it; the address is stored last, with
+ * release semantics, so that whoever sees it also sees the cleared slot and
+ * the ring head (a zero address means "claimed, not written yet"). The
+ * block cannot be reallocated before the log entry is written: the original
+ * free runs after. A full log falls back to the breakpoint (trap engine),
+ * or (agent engine) waits for the reader under WAITFULL while it beats,
+ * else counts a drop. x9..x11 are borrowed on the stack, and x0, x1, x8
+ * around the nanosleep: the original still needs the arguments. */
 .macro FREELOG trap, next
 	ldr	w16, ACTIVE
 	cbz	w16, \next

@@ -158,13 +158,14 @@ lt_image:
 .endm
 
 /* A sampled block is being freed (%rax = its table slot): clear the slot
- * and take it off its group's count, then log the address for the tracer, without stopping, with the ring's
- * head at that moment: the agent engine's reader applies the free after
- * the ring records claimed before it and before those claimed after. The slot is cleared
- * first so that the tracer, which reuses a slot only after reading the log,
- * never sees it free while the stub still means to write it. The block
- * cannot be reallocated before the log entry is written: the original free
- * runs after. A full log falls back to the breakpoint. */
+ * and take it off its group's count, then log the address for the tracer,
+ * without stopping, with the ring's head at that moment: the agent engine's
+ * reader applies the free after the ring records claimed before it and
+ * before those claimed after. The slot is cleared first so that the tracer,
+ * which reuses a slot only after reading the log, never sees it free while
+ * the stub still means to write it. The block cannot be reallocated before
+ * the log entry is written: the original free runs after. A full log falls
+ * back to the breakpoint. */
 .macro FREELOG trap, next
 	cmpl	$0, ACTIVE
 	je	\next
