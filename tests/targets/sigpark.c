@@ -10,7 +10,10 @@
  * parks there. With "entry" it parks instead where the pc lies in the first
  * bytes of malloc after its first instruction (malloc+1 .. malloc+4, which
  * an x86-64 branch patch would cover), from the start: "ready" comes once
- * one has parked. With "tramp" it parks only where the pc lies in new code
+ * one has parked. Some CPUs never take an interrupt at those few
+ * instructions, so on x86-64 one more thread also single-steps (EFLAGS.TF)
+ * into malloc, and its SIGTRAP handler, which interrupted malloc's first
+ * instruction by construction, parks the same way. With "tramp" it parks only where the pc lies in new code
  * whose next 4 bytes copy one of the first two words of malloc or free: the
  * start of a tool's trampoline (on x86-64 it may also be a stub's copy of
  * those bytes). A parked handler prints "parked tid T pc P" and stays in
@@ -110,6 +113,53 @@ static void on_usr2(int sig, siginfo_t *si, void *ucv)
 	}
 }
 
+#if defined(__x86_64__)
+/* "entry": the single-step trap that lands in [park_lo, park_hi) stops the
+ * stepping and parks; the traps before it (the call, the PLT) go on. */
+static void on_trap(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+	uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+	if (pc < park_lo || pc >= park_hi)
+		return;
+	uc->uc_mcontext.gregs[REG_EFL] &= ~0x100L;	/* TF: no more steps after return */
+	int no = 0;
+	if (atomic_load(&release) || !atomic_compare_exchange_strong(&parked, &no, 1))
+		return;
+	say_parked(syscall(SYS_gettid), pc);
+	while (!atomic_load(&release)) {
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Calls malloc with the trap flag set, then goes on like a worker. */
+static void *stepper(void *arg)
+{
+	void *(*volatile m)(size_t) = malloc;
+	__asm__ volatile("pushf; orl $0x100, (%%rsp); popf" ::: "memory", "cc");
+	void *p = m(64);
+	free(p);
+	return arg;
+}
+
+/* Starts the stepper thread, with its SIGTRAP handler; returns 0 or -1. */
+static int start_stepper(void)
+{
+	struct sigaction sa;
+	pthread_t t;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_trap;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTRAP, &sa, NULL) || pthread_create(&t, NULL, stepper, NULL))
+		return -1;
+	return pthread_detach(t) ? -1 : 0;
+}
+#else
+static int start_stepper(void) { return 0; }
+#endif
+
 NOINLINE void sigpark_work(uint64_t *seed)
 {
 	size_t n = 1 + rnd(seed) % 512;
@@ -159,6 +209,8 @@ int main(int argc, char **argv)
 	for (long i = 0; i < nt; i++)
 		if (pthread_create(&th[i], NULL, worker, (void *)i))
 			return 99;
+	if (park_hi && start_stepper() < 0)
+		return 99;
 	for (int waited = 0; park_hi && !atomic_load(&parked); waited++) {
 		if (waited == 40000) {
 			say("FAIL no handler interrupted malloc+1..4 in 40 s\n");
