@@ -13,8 +13,9 @@
  * one has parked. Some CPUs never take an interrupt at those few
  * instructions, so on x86-64 one more thread also single-steps (EFLAGS.TF)
  * into malloc, and its SIGTRAP handler, which interrupted malloc's first
- * instruction by construction, parks the same way. With "tramp" it parks only where the pc lies in new code
- * whose next 4 bytes copy one of the first two words of malloc or free: the
+ * instruction by construction, parks the same way. With "tramp" it parks
+ * only where the pc lies in new code whose next 4 bytes copy one of the
+ * first two words of malloc or free: the
  * start of a tool's trampoline (on x86-64 it may also be a stub's copy of
  * those bytes). A parked handler prints "parked tid T pc P" and stays in
  * the handler (nanosleep) until SIGUSR1, which also ends parking for good. Returning
@@ -133,7 +134,8 @@ static void on_trap(int sig, siginfo_t *si, void *ucv)
 	}
 }
 
-/* Calls malloc with the trap flag set, then goes on like a worker. */
+/* Calls malloc with the trap flag set (a call, so no red zone is in use
+ * below %rsp for pushf), frees the block and ends. */
 static void *stepper(void *arg)
 {
 	void *(*volatile m)(size_t) = malloc;
