@@ -173,11 +173,11 @@ int agent_drain(struct engine *e)
 			nr = n, ri = 0;
 		}
 		uint8_t *slot = ring + (ri << RG_SLOT_LOG);
+		taddr_t at = rg + RG_RING + ((a->rtail % RG_RING_N) << RG_SLOT_LOG);
 		uint64_t seq;
 		memcpy(&seq, slot + RS_SEQ, 8);
 		if (seq != a->rtail + 1) {
 			/* read again: it may have been completed since the batch */
-			taddr_t at = rg + RG_RING + ((a->rtail % RG_RING_N) << RG_SLOT_LOG);
 			if (target_read(&e->t, at, slot, SLOT_HEAD) < 0)
 				break;
 			memcpy(&seq, slot + RS_SEQ, 8);
@@ -190,7 +190,7 @@ int agent_drain(struct engine *e)
 			continue;
 		}
 		a->stuck_ns = 0;
-		take_record(e, slot, rg + RG_RING + ((a->rtail % RG_RING_N) << RG_SLOT_LOG));
+		take_record(e, slot, at);
 		a->rtail++, ri++, done++;
 		if (ri == nr) {
 			/* give the slots back and show we live as we go: a long

@@ -484,21 +484,26 @@ bool hook_in_window(const struct hooks *hk, taddr_t pc)
 }
 
 /* Moves the count of bucket b's group by delta and writes it to the
- * target's filter, with slot i of the bucket set to *addr when addr is not
- * NULL (one system call). The trap engine's tracer is the only one that
+ * target's filter, with *also (slot i of the bucket, or a free-log entry)
+ * in the same system call. The trap engine's tracer is the only one that
  * fills slots, and a stub takes its own free off the count before logging
  * it, so the mirror's count is never below the true one; the target's may
  * be lower than the mirror's only by frees not drained yet. Returns 0 or
  * -errno. */
-static int table_write(struct target *t, struct hooks *hk, unsigned b, int i, const uint64_t *addr, int delta)
+static int count_write(struct target *t, struct hooks *hk, unsigned b, int delta,
+		       const struct target_piece *also)
 {
 	unsigned g = b >> RG_GROUP_LOG;
 	hk->group[g] = (uint8_t)(hk->group[g] + delta);
-	struct target_piece p[2] = {
-		{ hk->region + RG_FILTER + g, &hk->group[g], 1 },
-		{ hk->region + RG_TABLE + ((taddr_t)b << RG_BUCKET_LOG) + 8 * (taddr_t)i, addr, 8 },
-	};
-	return target_writev(t, p, addr ? 2 : 1);
+	struct target_piece p[2] = { { hk->region + RG_FILTER + g, &hk->group[g], 1 }, *also };
+	return target_writev(t, p, 2);
+}
+
+/* The piece that writes slot i of bucket b from *addr. */
+static struct target_piece slot_piece(const struct hooks *hk, unsigned b, int i, const uint64_t *addr)
+{
+	return (struct target_piece){ hk->region + RG_TABLE + ((taddr_t)b << RG_BUCKET_LOG) + 8 * (taddr_t)i,
+				      addr, 8 };
 }
 
 bool hook_table_add(struct target *t, struct hooks *hk, taddr_t addr)
@@ -513,7 +518,8 @@ bool hook_table_add(struct target *t, struct hooks *hk, taddr_t addr)
 	}
 	if (free_slot < 0)
 		return false;
-	if (table_write(t, hk, b, free_slot, &addr, +1) < 0) {
+	struct target_piece slot = slot_piece(hk, b, free_slot, &addr);
+	if (count_write(t, hk, b, +1, &slot) < 0) {
 		hk->group[b >> RG_GROUP_LOG]--;	/* the slot stays empty */
 		return false;
 	}
@@ -528,8 +534,9 @@ bool hook_table_del(struct target *t, struct hooks *hk, taddr_t addr)
 	for (int i = 0; i < RG_BUCKET_SLOTS; i++)
 		if (hk->table[b][i] == addr) {
 			static const uint64_t zero;
+			struct target_piece slot = slot_piece(hk, b, i, &zero);
 			hk->table[b][i] = 0;
-			table_write(t, hk, b, i, &zero, -1);
+			count_write(t, hk, b, -1, &slot);
 			return true;
 		}
 	return false;
@@ -561,14 +568,19 @@ int hook_drain_frees(struct target *t, struct hooks *hk, void (*fn)(taddr_t, voi
 		if (hk->fdone[idx] || !addr)
 			continue;
 		unsigned b = bucket_of(addr);
+		int found = 0;
 		for (int i = 0; i < RG_BUCKET_SLOTS; i++)
 			if (hk->table[b][i] == addr) {
 				hk->table[b][i] = 0;	/* the stub cleared the real slot */
-				table_write(t, hk, b, i, NULL, -1);
+				found++;
 			}
 		fn(addr, arg);
 		hk->fdone[idx] = true;
-		target_write(t, hk->region + RG_FLOG + RG_FLOG_ENTRY * idx, &zero, sizeof(zero));
+		struct target_piece entry = { hk->region + RG_FLOG + RG_FLOG_ENTRY * idx, &zero, sizeof(zero) };
+		if (found)	/* the entry and the count in one call */
+			count_write(t, hk, b, -found, &entry);
+		else
+			target_writev(t, &entry, 1);
 		done++;
 	}
 	/* Give the stubs back the entries consumed in order. */

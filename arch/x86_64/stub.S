@@ -138,12 +138,12 @@ lt_image:
 	jz	\miss
 	movabs	$RG_HASH_MUL, %rax
 	imul	\ptr, %rax
-	shr	$(64 - RG_TABLE_BITS), %rax
 	mov	%rax, %r11
-	shr	$RG_GROUP_LOG, %r11
+	shr	$(64 - RG_TABLE_BITS + RG_GROUP_LOG), %r11
 	lea	lt_image+RG_FILTER(%rip), %r10
 	cmpb	$0, (%r10,%r11)
 	je	\miss
+	shr	$(64 - RG_TABLE_BITS), %rax
 	shl	$RG_BUCKET_LOG, %rax
 	lea	lt_image+RG_TABLE(%rip), %r10
 	add	%r10, %rax
