@@ -39,6 +39,11 @@ int arch_unw_reg(const struct arch_regs *r, bool whole, int unw_regnum, uint64_t
  * apart, and the pc is what a thread will return to. */
 extern const int arch_unw_pc;
 
+/* DWARF numbers of the stack pointer, the frame pointer and the return
+ * address column of the arch's unwind tables. libunwind numbers these
+ * registers the same way, so arch_unw_reg reads them. */
+extern const int arch_dw_sp, arch_dw_fp, arch_dw_ra;
+
 /* Whether the arch's unwind tables mark where return addresses are signed
  * (aarch64: DW_CFA_AARCH64_negate_ra_state), which libunwind 1.6 rejects. */
 extern const bool arch_cfi_ra_state;

@@ -56,7 +56,7 @@ cross_build() {
 VM_TESTS=(unit/ =e2e/agent_stacks =e2e/every_single =e2e/every_variants =e2e/every_cxx
 	=e2e/alloc_glibc =e2e/alloc_musl =e2e/alloc_dlopen =e2e/code_identical =e2e/segv_handler
 	=e2e/forker =e2e/agent_exec =e2e/every_threads =e2e/export_formats =e2e/launch_program
-	=e2e/alloc_cxx_tcmalloc =e2e/signal_parked =e2e/inside_allocator)
+	=e2e/alloc_cxx_tcmalloc =e2e/signal_parked =e2e/inside_allocator =e2e/unwind_rules)
 [ "$cpu" = max ] || VM_TESTS+=(=e2e/sampling =e2e/signals =e2e/every_single@trap
 	=e2e/code_identical@trap =e2e/signals@trap =e2e/bad_input_yama =e2e/bad_input
 	=e2e/inside_allocator@trap)

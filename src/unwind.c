@@ -24,6 +24,7 @@
 #include <sys/uio.h>
 #include <libunwind.h>
 
+#include "ehframe.h"
 #include "maps.h"
 #include "unwind.h"
 
@@ -58,9 +59,22 @@ struct module {
 #define SYNTH_BASE 0xffff900000000000ULL
 #define SYNTH_STEP (1ULL << 32)
 
+/* The CFA rule of the frames that return to one pc, learnt from the unwind
+ * tables once and kept (see fast_unwind). */
+struct rule_slot {
+	taddr_t pc;          /* the return address; 0: empty */
+	bool ok;             /* false: frames returning here are libunwind's */
+	struct eh_rule r;
+};
+#define NRULES 4096
+#define FDE_MAX 1024         /* longer CIEs and FDEs are left to libunwind */
+
 struct unwinder {
 	struct target *t;
 	unw_addr_space_t as;
+	struct rule_slot *rules;
+	bool check;          /* LEAKTRAP_UNWIND_CHECK: libunwind redoes every fast unwind */
+	struct unwind_counts counts;
 	struct maps maps;
 	bool maps_ok;
 	struct module mod[MAX_MODULES];
@@ -177,141 +191,6 @@ direct:
 	return 0;
 }
 
-/* Decodes a DWARF EH pointer of encoding enc at p (target address at);
- * returns its byte length, or 0 for an encoding not handled. */
-static size_t eh_pointer(const uint8_t *p, const uint8_t *end, uint8_t enc, taddr_t at, taddr_t *out)
-{
-	int64_t v;
-	size_t n;
-	switch (enc & 0x0f) {
-	case 0x00: case 0x04: case 0x0c: n = 8; break;	/* absptr, udata8, sdata8 */
-	case 0x03: n = 4; break;			/* udata4 */
-	case 0x0b: n = 4; break;			/* sdata4 */
-	default: return 0;
-	}
-	if (p + n > end)
-		return 0;
-	if (n == 8) {
-		memcpy(&v, p, 8);
-	} else if ((enc & 0x0f) == 0x0b) {
-		int32_t w;
-		memcpy(&w, p, 4);
-		v = w;
-	} else {
-		uint32_t w;
-		memcpy(&w, p, 4);
-		v = w;
-	}
-	if ((enc & 0x70) == 0x10)	/* pcrel */
-		v += (int64_t)at;
-	else if (enc & 0x70)
-		return 0;
-	*out = (taddr_t)v;
-	return n;
-}
-
-/* Reads an unsigned LEB128 number; returns its length (0 if it runs off). */
-static size_t uleb(const uint8_t *p, const uint8_t *end, uint64_t *out)
-{
-	uint64_t v = 0;
-	for (size_t i = 0; p + i < end && i < 10; i++) {
-		v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-		if (!(p[i] & 0x80)) {
-			*out = v;
-			return i + 1;
-		}
-	}
-	return 0;
-}
-
-/* What matters of a CIE: its FDEs' pointer encoding, whether they carry
- * augmentation data, and where its own CFA program is. */
-struct cie {
-	uint8_t enc;                 /* 'R', or 0 (absolute); 0xff: not understood */
-	bool aug_z;
-	const uint8_t *insns, *end;
-};
-
-/* Parses the CIE at cie (its length word); returns false if it cannot. */
-static bool cie_parse(const uint8_t *cie, const uint8_t *end, struct cie *c)
-{
-	uint32_t len;
-	memcpy(&len, cie, 4);
-	if (cie + 4 + len > end || len < 6)
-		return false;
-	end = cie + 4 + len;
-	const uint8_t *p = cie + 8, *aug = p + 1;	/* length, CIE id, version */
-	c->enc = 0;
-	c->aug_z = *aug == 'z';
-	c->end = end;
-	p = aug + strnlen((const char *)aug, (size_t)(end - aug)) + 1;
-	uint64_t v;
-	size_t n;
-	for (int i = 0; i < 2; i++) {			/* code and data alignment */
-		if (!(n = uleb(p, end, &v)))
-			return false;
-		p += n;
-	}
-	if (cie[8] == 1)				/* return register */
-		p++;
-	else if ((n = uleb(p, end, &v)))
-		p += n;
-	if (!c->aug_z) {
-		c->insns = p;
-		return *aug == 0;	/* other augmentations without data: not ours */
-	}
-	if (!(n = uleb(p, end, &v)))			/* augmentation data length */
-		return false;
-	p += n;
-	c->insns = p + v;
-	for (const uint8_t *a = aug + 1; *a && p < end; a++) {
-		if (*a == 'R')
-			c->enc = *p++;
-		else if (*a == 'L')
-			p++;
-		else if (*a == 'P') {
-			taddr_t dummy;
-			uint8_t enc = *p++;
-			size_t m = eh_pointer(p, end, enc & 0x0f, 0, &dummy);
-			if (!m)
-				return false;
-			p += m;
-		} else if (*a != 'S' && *a != 'B')
-			return false;
-	}
-	return c->insns <= end;
-}
-
-/* The FDE pointer encoding of the CIE at cie ('R' in its augmentation). */
-static uint8_t cie_fde_encoding(const uint8_t *cie, const uint8_t *end)
-{
-	struct cie c;
-	return cie_parse(cie, end, &c) ? c.enc : 0xff;
-}
-
-/* Size of a pointer of encoding enc (0 if not handled). */
-static size_t enc_size(uint8_t enc)
-{
-	switch (enc & 0x0f) {
-	case 0x00: case 0x04: case 0x0c: return 8;
-	case 0x03: case 0x0b: return 4;
-	case 0x02: case 0x0a: return 2;
-	default: return 0;
-	}
-}
-
-/* Operands of the DWARF CFA opcodes below 0x30 ('u' uleb, 's' sleb, 'b' a
- * uleb-sized block, '1'/'2'/'4'/'8' fixed bytes, 'a' an address of the
- * FDE's encoding); NULL: unknown, the rest of the program is skipped. */
-static const char *const cfa_operands[0x30] = {
-	[0x00] = "", [0x01] = "a", [0x02] = "1", [0x03] = "2", [0x04] = "4",
-	[0x05] = "uu", [0x06] = "u", [0x07] = "u", [0x08] = "u", [0x09] = "uu",
-	[0x0a] = "", [0x0b] = "", [0x0c] = "uu", [0x0d] = "u", [0x0e] = "u",
-	[0x0f] = "b", [0x10] = "ub", [0x11] = "us", [0x12] = "us", [0x13] = "s",
-	[0x14] = "uu", [0x15] = "us", [0x16] = "ub", [0x1d] = "8",
-	[0x2d] = "", [0x2e] = "u", [0x2f] = "uu",
-};
-
 /* Adds the address of every DW_CFA_GNU_window_save (= AARCH64
  * negate_ra_state) opcode of the CFA program [p, end) to md->nops; the
  * program is at target address at. */
@@ -321,7 +200,7 @@ static void cfa_scan(struct module *md, const uint8_t *p, const uint8_t *end, ta
 	while (p < end) {
 		uint8_t op = *p;
 		const char *ops = (op & 0xc0) == 0x80 ? "u" : (op & 0xc0) ? "" :
-				  op < 0x30 ? cfa_operands[op] : NULL;
+				  op < 0x30 ? eh_cfa_operands[op] : NULL;
 		if (!ops)
 			return;
 		if (op == 0x2d) {
@@ -337,19 +216,19 @@ static void cfa_scan(struct module *md, const uint8_t *p, const uint8_t *end, ta
 			size_t n;
 			switch (*ops) {
 			case 'u': case 's':
-				if (!(n = uleb(p, end, &v)))
+				if (!(n = eh_uleb(p, end, &v)))
 					return;
 				p += n;
 				break;
 			case 'b':
-				if (!(n = uleb(p, end, &v)) || v > (uint64_t)(end - p))
+				if (!(n = eh_uleb(p, end, &v)) || v > (uint64_t)(end - p))
 					return;
 				p += n + v;
 				break;
 			case 'a':
-				if (!enc_size(enc))
+				if (!eh_enc_size(enc))
 					return;
-				p += enc_size(enc);
+				p += eh_enc_size(enc);
 				break;
 			default:
 				p += *ops - '0';
@@ -371,14 +250,14 @@ static void cfi_nops(struct module *md, const uint8_t *buf, size_t size, taddr_t
 		memcpy(&id, p + 4, 4);
 		struct cie c;
 		if (id == 0) {
-			if (cie_parse(p, end, &c))
+			if (eh_cie_parse(p, end, &c))
 				cfa_scan(md, c.insns, c.end, sec + (taddr_t)(c.insns - buf), c.enc);
-		} else if (id <= (uint32_t)(p + 4 - buf) && cie_parse(p + 4 - id, end, &c) && c.enc != 0xff &&
-			   enc_size(c.enc)) {
-			const uint8_t *q = p + 8 + 2 * enc_size(c.enc);	/* pc_begin, pc_range */
+		} else if (id <= (uint32_t)(p + 4 - buf) && eh_cie_parse(p + 4 - id, end, &c) && c.enc != 0xff &&
+			   eh_enc_size(c.enc)) {
+			const uint8_t *q = p + 8 + 2 * eh_enc_size(c.enc);	/* pc_begin, pc_range */
 			uint64_t v;
 			size_t n = 0;
-			if (c.aug_z && q < p + 4 + len && (n = uleb(q, p + 4 + len, &v)))
+			if (c.aug_z && q < p + 4 + len && (n = eh_uleb(q, p + 4 + len, &v)))
 				q += n + v;
 			if (!c.aug_z || n)
 				cfa_scan(md, q, p + 4 + len, sec + (taddr_t)(q - buf), c.enc);
@@ -444,7 +323,7 @@ static void build_table(struct module *md, int index, const uint8_t *buf, size_t
 		memcpy(&id, p + 4, 4);
 		if (id != 0 && id <= (uint32_t)(p + 4 - buf)) {
 			const uint8_t *cie = p + 4 - id;
-			uint8_t enc = cie_fde_encoding(cie, end);
+			uint8_t enc = eh_cie_fde_encoding(cie, end);
 			taddr_t start;
 			if (enc != 0xff && eh_pointer(p + 8, end, enc, sec + (taddr_t)(p + 8 - buf), &start) &&
 			    start >= base && start - base < INT32_MAX) {
@@ -646,8 +525,10 @@ struct unwinder *unwind_new(struct target *t)
 		return NULL;
 	u->t = t;
 	u->pages = calloc(NPAGES, sizeof(struct page));
+	u->rules = calloc(NRULES, sizeof(struct rule_slot));
+	u->check = getenv("LEAKTRAP_UNWIND_CHECK") != NULL;
 	u->as = unw_create_addr_space(&accessors, 0);
-	if (!u->as || !u->pages) {
+	if (!u->as || !u->pages || !u->rules) {
 		unwind_free(u);
 		return NULL;
 	}
@@ -709,6 +590,165 @@ void unwind_stack_rest(struct unwinder *u, size_t len, taddr_t at)
 	}
 }
 
+/* Reads len bytes of the target at addr through read_word (so from the page
+ * cache for unwind tables); returns 0 or -1. */
+static int read_bytes(struct unwinder *u, taddr_t addr, uint8_t *buf, size_t len)
+{
+	for (size_t off = 0; off < len; off += 8) {
+		uint64_t w;
+		if (read_word(u, addr + off, &w) < 0)
+			return -1;
+		memcpy(buf + off, &w, len - off < 8 ? len - off : 8);
+	}
+	return 0;
+}
+
+/* Reads the CIE or FDE record at addr (its length word first) into buf;
+ * returns its whole length, or 0 when it cannot or it is too long. */
+static size_t read_record(struct unwinder *u, taddr_t addr, uint8_t buf[FDE_MAX])
+{
+	uint32_t len;
+	if (read_bytes(u, addr, buf, 8) < 0)
+		return 0;
+	memcpy(&len, buf, 4);
+	if (len < 4 || len > FDE_MAX - 4 || read_bytes(u, addr, buf, 4 + len) < 0)
+		return 0;
+	return 4 + len;
+}
+
+/* Finds the FDE that covers pc in md's search table (int32 pairs: start,
+ * FDE, relative to the table's segbase); returns its address or 0. */
+static taddr_t find_fde(struct unwinder *u, const struct module *md, taddr_t pc)
+{
+	taddr_t seg = md->di.u.rti.segbase, tab = md->di.u.rti.table_data;
+	size_t lo = 0, hi = md->di.u.rti.table_len * sizeof(unw_word_t) / 8;
+	uint64_t w = 0;
+	bool found = false;
+	while (lo < hi) {	/* the last entry starting at or before pc */
+		size_t mid = (lo + hi) / 2;
+		uint64_t e;
+		if (read_word(u, tab + 8 * mid, &e) < 0)
+			return 0;
+		if (seg + (int64_t)(int32_t)(uint32_t)e <= pc) {
+			w = e;
+			found = true;
+			lo = mid + 1;
+		} else
+			hi = mid;
+	}
+	return found ? seg + (int64_t)(int32_t)(uint32_t)(w >> 32) : 0;
+}
+
+/* Learns the CFA rule at pc (a return address minus one) from the FDE that
+ * covers it; returns 0, or -1 when there is none or it cannot be read. */
+static int learn_rule(struct unwinder *u, taddr_t pc, struct eh_rule *r)
+{
+	struct module *md = NULL;
+	for (int pass = 0; pass < 2 && !md; pass++) {
+		for (int i = 0; i < u->nmod && !md; i++)
+			if (pc >= u->mod[i].lo && pc < u->mod[i].hi)
+				md = &u->mod[i];
+		if (!md && pass == 0)
+			load_maps(u);	/* a module loaded since: dlopen */
+	}
+	if (md && !md->tried)
+		load_eh_frame_hdr(u, md);
+	if (!md || !md->ok)
+		return -1;
+	uint8_t fde[FDE_MAX], cie[FDE_MAX];
+	taddr_t at = find_fde(u, md, pc);
+	size_t flen = at ? read_record(u, at, fde) : 0;
+	if (flen < 8 + 2 * 4)
+		return -1;
+	uint32_t id;
+	memcpy(&id, fde + 4, 4);
+	struct cie c;
+	size_t clen = id ? read_record(u, at + 4 - id, cie) : 0;
+	if (!clen || !eh_cie_parse(cie, cie + clen, &c) || c.enc == 0xff)
+		return -1;
+	const uint8_t *end = fde + flen;
+	taddr_t begin, range;
+	size_t n = eh_pointer(fde + 8, end, c.enc, at + 8, &begin), m;
+	if (!n || !(m = eh_pointer(fde + 8 + n, end, c.enc & 0x0f, 0, &range)) || pc < begin ||
+	    pc - begin >= range)
+		return -1;
+	const uint8_t *q = fde + 8 + n + m;
+	uint64_t aug;
+	size_t k;
+	if (c.aug_z) {
+		if (!(k = eh_uleb(q, end, &aug)) || aug > (uint64_t)(end - q - k))
+			return -1;
+		q += k + aug;
+	}
+	return eh_rule(&c, q, end, begin, pc, arch_dw_fp, r);
+}
+
+/* Whether pc points at the signal return trampoline (libunwind's own
+ * unw_is_signal_frame means different frames on different arches). */
+static bool at_sigreturn(struct unwinder *u, taddr_t pc)
+{
+	uint64_t w[2];
+	return read_word(u, pc, &w[0]) == 0 && read_word(u, pc + 8, &w[1]) == 0 &&
+	       memcmp(w, arch_sigreturn_insn, arch_sigreturn_insn_len) == 0;
+}
+
+/* The rule of the frames that return to pc, or NULL if they are libunwind's:
+ * a signal frame, code without unwind tables, a rule beyond the CFA, return
+ * address and frame pointer at fixed offsets. */
+static const struct eh_rule *frame_rule(struct unwinder *u, taddr_t pc)
+{
+	struct rule_slot *s = &u->rules[(pc ^ (pc >> 13)) % NRULES];
+	if (s->pc != pc) {
+		s->pc = pc;
+		s->ok = !at_sigreturn(u, pc) && learn_rule(u, pc - 1, &s->r) == 0 &&
+			(s->r.cfa_reg == arch_dw_sp || s->r.cfa_reg == arch_dw_fp) &&
+			(s->r.ra_how == EH_AT_CFA || s->r.ra_how == EH_UNDEFINED) &&
+			s->r.fp_how != EH_OTHER;
+	}
+	return s->ok ? &s->r : NULL;
+}
+
+/*
+ * Unwinds from a caller frame with the learnt rules alone: nearly every
+ * frame of compiled code has its CFA at the stack or frame pointer plus a
+ * constant, and its return address and frame pointer saved at fixed
+ * offsets from it, so a step is two reads of the stack copy. libunwind
+ * costs a microsecond and more per stack (and blocks every signal around
+ * its global cache). Returns the number of frames, or -1 when a frame needs
+ * libunwind; what it gives is what libunwind would.
+ */
+static int fast_unwind(struct unwinder *u, const struct arch_regs *caller, taddr_t *frames, int max)
+{
+	taddr_t pc = arch_pc(caller), sp = arch_sp(caller);
+	uint64_t fp;
+	bool fp_ok = arch_unw_reg(caller, false, arch_dw_fp, &fp) == 0;
+	int n = 0;
+	frames[n++] = pc;
+	while (n < max) {
+		const struct eh_rule *r = frame_rule(u, pc);
+		if (!r)
+			return -1;
+		if (r->ra_how == EH_UNDEFINED)
+			break;		/* the outermost frame (_start, clone) */
+		if (r->cfa_reg == arch_dw_fp && !fp_ok)
+			return -1;
+		taddr_t cfa = (r->cfa_reg == arch_dw_sp ? sp : fp) + (taddr_t)r->cfa_off;
+		uint64_t ra;
+		if (cfa <= sp || read_word(u, cfa + (taddr_t)r->ra_off, &ra) < 0)
+			return -1;
+		if (r->fp_how == EH_AT_CFA && read_word(u, cfa + (taddr_t)r->fp_off, &fp) < 0)
+			return -1;
+		fp_ok = fp_ok && r->fp_how != EH_UNDEFINED;
+		fp_ok = fp_ok || r->fp_how == EH_AT_CFA;
+		pc = arch_strip_pc(ra);
+		sp = cfa;
+		if (!pc)
+			break;
+		frames[n++] = pc;
+	}
+	return n;
+}
+
 /* arch_regs_from_unw's source: a register of the cursor's frame. */
 static int cursor_reg(void *cursor, int unw_regnum, uint64_t *val)
 {
@@ -740,15 +780,14 @@ static taddr_t step_frame(struct unwinder *u, unw_cursor_t *c, bool *more)
 	return pc;
 }
 
-int unwind_stack(struct unwinder *u, const struct arch_regs *caller, taddr_t *frames, int max)
+/* Unwinds from a caller frame with libunwind, from the stack in hand;
+ * returns the number of frames. */
+static int full_unwind(struct unwinder *u, const struct arch_regs *caller, taddr_t *frames, int max)
 {
 	unw_cursor_t c;
 	int n = 0;
 	u->regs = caller;
 	u->regs_whole = false;
-	if (!u->stack_given || u->stack_lo != arch_sp(caller))
-		copy_stack(u, arch_sp(caller));
-	u->stack_given = false;
 	frames[n++] = arch_pc(caller);
 	bool more = unw_init_remote(&c, u->as, u) >= 0;
 	while (n < max && more) {
@@ -757,17 +796,53 @@ int unwind_stack(struct unwinder *u, const struct arch_regs *caller, taddr_t *fr
 			break;
 		frames[n++] = pc;
 	}
+	return n;
+}
+
+/* Counts a stack the rules unwound differently from libunwind, and shows
+ * the first few on stderr, both ways. Where libunwind's is a part of the
+ * rules' (it gave up early: with pointer authentication it restarts from
+ * the few registers it can trust at each signed return address), the
+ * stack is counted as deeper instead. */
+static void check_failed(struct unwinder *u, const taddr_t *fast, int n, const taddr_t *full, int m)
+{
+	bool deeper = m < n && memcmp(fast, full, (size_t)m * sizeof(*full)) == 0;
+	if ((deeper ? u->counts.deeper++ : u->counts.differ++) >= 3)
+		return;
+	fprintf(stderr, "leaktrap: unwind check (%s): rules give", deeper ? "deeper" : "differ");
+	for (int i = 0; i < n; i++)
+		fprintf(stderr, " " TADDR_FMT, TADDR_ARG(fast[i]));
+	fprintf(stderr, "; libunwind gives");
+	for (int i = 0; i < m; i++)
+		fprintf(stderr, " " TADDR_FMT, TADDR_ARG(full[i]));
+	fprintf(stderr, "\n");
+}
+
+int unwind_stack(struct unwinder *u, const struct arch_regs *caller, taddr_t *frames, int max)
+{
+	if (!u->stack_given || u->stack_lo != arch_sp(caller))
+		copy_stack(u, arch_sp(caller));
+	u->stack_given = false;
+	int n = fast_unwind(u, caller, frames, max);
+	if (n < 0) {
+		n = full_unwind(u, caller, frames, max);
+		u->counts.full++;
+	} else if (u->check) {
+		taddr_t again[LT_MAX_FRAMES];
+		int m = full_unwind(u, caller, again, max < LT_MAX_FRAMES ? max : LT_MAX_FRAMES);
+		u->counts.checked++;
+		u->counts.fast++;
+		if (m != n || memcmp(again, frames, (size_t)n * sizeof(*frames)) != 0)
+			check_failed(u, frames, n, again, m);
+	} else
+		u->counts.fast++;
 	u->stack_lo = u->stack_hi = u->rest_hi = 0;
 	return n;
 }
 
-/* Whether pc points at the signal return trampoline (libunwind's own
- * unw_is_signal_frame means different frames on different arches). */
-static bool at_sigreturn(struct unwinder *u, taddr_t pc)
+void unwind_counts(const struct unwinder *u, struct unwind_counts *c)
 {
-	uint64_t w[2];
-	return read_word(u, pc, &w[0]) == 0 && read_word(u, pc + 8, &w[1]) == 0 &&
-	       memcmp(w, arch_sigreturn_insn, arch_sigreturn_insn_len) == 0;
+	*c = u->counts;
 }
 
 int unwind_interrupted(struct unwinder *u, const struct arch_regs *regs, taddr_t *pcs, taddr_t *locs,
@@ -804,6 +879,7 @@ void unwind_flush(struct unwinder *u)
 	unw_flush_cache(u->as, 0, 0);
 	for (int i = 0; i < NPAGES; i++)
 		u->pages[i].addr = 0;
+	memset(u->rules, 0, NRULES * sizeof(struct rule_slot));
 	load_maps(u);
 }
 
@@ -820,5 +896,6 @@ void unwind_free(struct unwinder *u)
 		free(u->mod[i].nops);
 	}
 	free(u->pages);
+	free(u->rules);
 	free(u);
 }

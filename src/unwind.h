@@ -45,6 +45,18 @@ void unwind_stack_rest(struct unwinder *u, size_t len, taddr_t at);
 int unwind_interrupted(struct unwinder *u, const struct arch_regs *regs, taddr_t *pcs, taddr_t *locs,
 		       int max);
 
+/* How stacks were unwound: by the rules learnt from the unwind tables
+ * alone, or by libunwind; with LEAKTRAP_UNWIND_CHECK in the environment,
+ * libunwind redoes every stack the rules unwound, and those it unwinds
+ * differently are counted (deeper: libunwind's stops short of the rules'
+ * and agrees with it as far as it goes). */
+struct unwind_counts {
+	uint64_t fast, full, checked, differ, deeper;
+};
+
+/* Copies the unwinder's counts into *c. */
+void unwind_counts(const struct unwinder *u, struct unwind_counts *c);
+
 /* Forgets cached modules, pages and unwind info (after the mappings changed). */
 void unwind_flush(struct unwinder *u);
 

@@ -368,6 +368,15 @@ void view_status(FILE *f, struct session *S)
 	else
 		fprintf(f, "stops:      %llu serviced, %.1f us each\n", (unsigned long long)e->stops,
 			e->stops ? (double)e->service_ns / 1e3 / (double)e->stops : 0.0);
+	struct unwind_counts uc;
+	unwind_counts(e->unw, &uc);
+	fprintf(f, "unwind:     %llu stacks by the unwind tables' cached rules, %llu by libunwind",
+		(unsigned long long)uc.fast, (unsigned long long)uc.full);
+	if (uc.checked)
+		fprintf(f, "; %llu checked against libunwind, %llu differ, %llu deeper",
+			(unsigned long long)uc.checked, (unsigned long long)uc.differ,
+			(unsigned long long)uc.deeper);
+	fprintf(f, "\n");
 	fprintf(f, "memory:     %s held by leaktrap's store; leaktrap peak RSS %s\n",
 		fmt_size((double)store_mem_bytes(e->store), false, b1, sizeof(b1)),
 		fmt_size((double)peak_rss(), false, b2, sizeof(b2)));

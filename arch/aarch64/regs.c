@@ -86,6 +86,9 @@ int arch_unw_reg(const struct arch_regs *r, bool whole, int n, uint64_t *val)
 /* The program counter in libunwind's numbering (UNW_REG_IP is x30). */
 const int arch_unw_pc = UNW_AARCH64_PC;
 
+/* sp, x29, and x30 (the link register) for the return address. */
+const int arch_dw_sp = 31, arch_dw_fp = 29, arch_dw_ra = 30;
+
 /* Functions built with -mbranch-protection mark paciasp/autiasp in their CFI. */
 const bool arch_cfi_ra_state = true;
 

@@ -59,6 +59,9 @@ int arch_unw_reg(const struct arch_regs *r, bool whole, int n, uint64_t *val)
 /* The instruction pointer in libunwind's numbering. */
 const int arch_unw_pc = UNW_X86_64_RIP;
 
+/* rsp, rbp, and the return address column (16: rip). */
+const int arch_dw_sp = 7, arch_dw_fp = 6, arch_dw_ra = 16;
+
 /* x86-64 has no pointer authentication. */
 const bool arch_cfi_ra_state = false;
 /* The identity: nothing to strip. */
