@@ -53,10 +53,14 @@ int engine_signals(void)
 /* Drains the signalfd, remembering a signal that asks us to stop. */
 static void drain_signals(struct engine *e)
 {
-	struct signalfd_siginfo si;
-	while (read(e->sigfd, &si, sizeof(si)) == sizeof(si))
-		if (si.ssi_signo != SIGCHLD && !e->stop_signal)
-			e->stop_signal = (int)si.ssi_signo;
+	struct signalfd_siginfo si[8];
+	ssize_t got;
+	do {	/* a short read means nothing is left: no read just to learn that */
+		got = read(e->sigfd, si, sizeof(si));
+		for (ssize_t i = 0; i < got / (ssize_t)sizeof(si[0]); i++)
+			if (si[i].ssi_signo != SIGCHLD && !e->stop_signal)
+				e->stop_signal = (int)si[i].ssi_signo;
+	} while (got == (ssize_t)sizeof(si));
 }
 
 /* Waits up to timeout_ms for a signal to leaktrap or (with input) input,
@@ -177,7 +181,7 @@ struct deferred {
 	size_t off, len;	/* the caller's stack: stack[off], len bytes */
 	uint8_t stack[UNWIND_STACK_COPY];	/* from the stub's frame up */
 };
-#define DEFER_MAX 16	/* more at once (a round of stopped threads) wait their turn */
+#define DEFER_MAX 1	/* one at a time: recorded before the next stop is taken */
 
 /* Records the deferred allocations. Called once their threads are resumed,
  * and before any free is applied: a free logged for one of them must find
@@ -192,16 +196,53 @@ static void record_deferred(struct engine *e)
 	e->ndefer = 0;
 }
 
+void engine_forget(struct engine *e, taddr_t addr)
+{
+	if (store_free_addr(e->store, addr))
+		e->frees_seen++;
+}
+
+/* hook_drain_frees callback: forgets one block a stub logged as freed. */
+static void logged_free(taddr_t addr, void *arg)
+{
+	engine_forget(arg, addr);
+}
+
+/* Brings the store up to date with the frees the stubs logged. */
+static void drain_frees(struct engine *e)
+{
+	record_deferred(e);
+	if (e->hooked && e->agent)
+		agent_drain(e);
+	else if (e->hooked)
+		hook_drain_frees(&e->t, e->hk, logged_free, e);
+	e->last_drain_ns = now_ns();
+}
+
+/* drain_frees for the trap engine, with the free log's head in hand. */
+static void drain_frees_to(struct engine *e, uint64_t head)
+{
+	record_deferred(e);
+	hook_drain_frees_to(&e->t, e->hk, head, logged_free, e);
+	e->last_drain_ns = now_ns();
+}
+
 /* Takes one sampled allocation stopped on its trap with registers r (trap
- * engine): one read of the stack gives the stub's frame and the caller's
- * stack; the block goes into the sampled table now, before the caller can
- * free it, and record_deferred unwinds it later. */
+ * engine): one read gives the stub's frame, the caller's stack and the free
+ * log's head; the frees logged before this stop are applied first (a block
+ * freed and reallocated at the same address must come out right); the
+ * block goes into the sampled table now, before the caller can free it,
+ * and record_deferred unwinds it later. */
 static void take_alloc(struct engine *e, struct thread *th, int kind, const struct arch_regs *r)
 {
-	if (e->ndefer == DEFER_MAX)
-		record_deferred(e);
-	struct deferred *d = &e->defer[e->ndefer];
-	size_t got = unwind_copy_stack(e->unw, arch_sp(r), d->stack);
+	record_deferred(e);	/* before any free is applied */
+	struct deferred *d = &e->defer[0];
+	uint64_t head;
+	size_t got = unwind_copy_stack(e->unw, arch_sp(r), d->stack, hook_free_head(e->hk), &head);
+	if (got)
+		drain_frees_to(e, head);
+	else
+		drain_frees(e);
 	uint64_t words[ARCH_TRAP_WORDS] = { 0 };
 	if (got >= sizeof(words))
 		memcpy(words, d->stack, sizeof(words));
@@ -236,29 +277,6 @@ static void take_alloc(struct engine *e, struct thread *th, int kind, const stru
 	e->ndefer++;
 }
 
-void engine_forget(struct engine *e, taddr_t addr)
-{
-	if (store_free_addr(e->store, addr))
-		e->frees_seen++;
-}
-
-/* hook_drain_frees callback: forgets one block a stub logged as freed. */
-static void logged_free(taddr_t addr, void *arg)
-{
-	engine_forget(arg, addr);
-}
-
-/* Brings the store up to date with the frees the stubs logged. */
-static void drain_frees(struct engine *e)
-{
-	record_deferred(e);
-	if (e->hooked && e->agent)
-		agent_drain(e);
-	else if (e->hooked)
-		hook_drain_frees(&e->t, e->hk, logged_free, e);
-	e->last_drain_ns = now_ns();
-}
-
 /* Services a stop on one of our breakpoints and makes the thread ready to
  * resume with the SIGTRAP swallowed. */
 static void service(struct engine *e, struct thread *th)
@@ -284,10 +302,9 @@ static void service(struct engine *e, struct thread *th)
 		target_set_regs(th, &nr);
 		return;
 	}
-	/* Frees logged before this stop happened before it: apply them first,
-	 * so that a block freed and reallocated at the same address is right. */
-	drain_frees(e);
 	if (is_free) {
+		/* Frees logged before this stop happened before it: apply them first. */
+		drain_frees(e);
 		uint64_t words[ARCH_TRAP_WORDS] = { 0 };
 		struct arch_event ev;
 		target_read(&e->t, arch_sp(r), words, sizeof(words));

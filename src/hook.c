@@ -542,13 +542,25 @@ bool hook_table_del(struct target *t, struct hooks *hk, taddr_t addr)
 	return false;
 }
 
+taddr_t hook_free_head(const struct hooks *hk)
+{
+	return hk->region ? hk->region + RG_FHEAD : 0;
+}
+
 int hook_drain_frees(struct target *t, struct hooks *hk, void (*fn)(taddr_t, void *), void *arg)
+{
+	uint64_t head;
+	if (!hk->region || target_read(t, hk->region + RG_FHEAD, &head, sizeof(head)) < 0)
+		return 0;
+	return hook_drain_frees_to(t, hk, head, fn, arg);
+}
+
+int hook_drain_frees_to(struct target *t, struct hooks *hk, uint64_t head,
+			void (*fn)(taddr_t, void *), void *arg)
 {
 	static uint64_t buf[RG_FLOG_N * 2];
 	static const uint64_t zero;
-	uint64_t head;
-	if (!hk->region || target_read(t, hk->region + RG_FHEAD, &head, sizeof(head)) < 0 ||
-	    head == hk->ftail || head - hk->ftail > RG_FLOG_N)
+	if (!hk->region || head == hk->ftail || head - hk->ftail > RG_FLOG_N)
 		return 0;
 	/* The pending entries, in at most two pieces (the log wraps). */
 	uint64_t n = head - hk->ftail, first = hk->ftail % RG_FLOG_N;

@@ -86,6 +86,12 @@ bool hook_table_del(struct target *t, struct hooks *hk, taddr_t addr);
 /* Reads the addresses of sampled blocks that stubs logged as freed, clears
  * them from the table mirror and calls fn for each; returns how many. */
 int hook_drain_frees(struct target *t, struct hooks *hk, void (*fn)(taddr_t addr, void *arg), void *arg);
+/* The same, given the log's head as read from hook_free_head(hk) with other
+ * memory of the target (one system call for both). */
+int hook_drain_frees_to(struct target *t, struct hooks *hk, uint64_t head,
+			void (*fn)(taddr_t addr, void *arg), void *arg);
+/* Where the free log's head is in the target; 0 before the region exists. */
+taddr_t hook_free_head(const struct hooks *hk);
 
 /* Writes the table of sampling intervals the stubs draw from and fresh
  * countdowns into every shard (at install, and after the interval or paused

@@ -537,7 +537,7 @@ struct unwinder *unwind_new(struct target *t)
 	return u;
 }
 
-size_t unwind_copy_stack(struct unwinder *u, taddr_t sp, void *buf)
+size_t unwind_copy_stack(struct unwinder *u, taddr_t sp, void *buf, taddr_t word, uint64_t *val)
 {
 	const struct map *m = find_map(u, sp);	/* re-reads the maps if need be */
 	taddr_t end = sp + UNWIND_STACK_COPY;
@@ -546,8 +546,13 @@ size_t unwind_copy_stack(struct unwinder *u, taddr_t sp, void *buf)
 	if (!m || end <= sp)
 		return 0;
 	/* Page-sized pieces: a partial copy still yields whatever was readable. */
-	struct iovec local[UNWIND_STACK_COPY / PAGE + 1], remote[UNWIND_STACK_COPY / PAGE + 1];
+	struct iovec local[UNWIND_STACK_COPY / PAGE + 2], remote[UNWIND_STACK_COPY / PAGE + 2];
 	int n = 0;
+	uint64_t w;
+	if (word) {	/* first: a partial read stops at the first piece it cannot read */
+		local[n] = (struct iovec){ &w, 8 };
+		remote[n++] = (struct iovec){ (void *)(uintptr_t)word, 8 };
+	}
 	for (taddr_t a = sp; a < end; n++) {
 		taddr_t next = (a & ~(taddr_t)(PAGE - 1)) + PAGE;
 		if (next > end)
@@ -557,6 +562,11 @@ size_t unwind_copy_stack(struct unwinder *u, taddr_t sp, void *buf)
 		a = next;
 	}
 	ssize_t got = process_vm_readv(u->t->pid, local, n, remote, n, 0);
+	if (word && got >= 8) {
+		*val = w;
+		got -= 8;
+	} else if (word)
+		got = 0;
 	return got > 0 ? (size_t)got : 0;
 }
 
@@ -564,7 +574,7 @@ size_t unwind_copy_stack(struct unwinder *u, taddr_t sp, void *buf)
 static void copy_stack(struct unwinder *u, taddr_t sp)
 {
 	u->stack_lo = sp;
-	u->stack_hi = sp + unwind_copy_stack(u, sp, u->stack);
+	u->stack_hi = sp + unwind_copy_stack(u, sp, u->stack, 0, NULL);
 	u->rest_hi = 0;
 }
 

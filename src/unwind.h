@@ -21,8 +21,10 @@ struct unwinder *unwind_new(struct target *t);
 int unwind_stack(struct unwinder *u, const struct arch_regs *caller, taddr_t *frames, int max);
 
 /* Copies the live stack of the target from sp up (at most UNWIND_STACK_COPY
- * bytes, within its mapping) into buf; returns the bytes copied. */
-size_t unwind_copy_stack(struct unwinder *u, taddr_t sp, void *buf);
+ * bytes, within its mapping) into buf, and in the same system call the word
+ * at `word` (if not 0) into *val; returns the bytes of stack copied, 0 with
+ * *val untouched if the word could not be read. */
+size_t unwind_copy_stack(struct unwinder *u, taddr_t sp, void *buf, taddr_t word, uint64_t *val);
 
 /* Gives the next unwind_stack the stack from sp up as the target copied it
  * at the event (agent engine, or a trap whose thread has run on), instead of reading the live stack, which has
