@@ -852,7 +852,8 @@ int unwind_stack(struct unwinder *u, const struct arch_regs *caller, taddr_t *fr
 
 void unwind_counts(const struct unwinder *u, struct unwind_counts *c)
 {
-	*c = u->counts;
+	static const struct unwind_counts none;
+	*c = u ? u->counts : none;
 }
 
 int unwind_interrupted(struct unwinder *u, const struct arch_regs *regs, taddr_t *pcs, taddr_t *locs,

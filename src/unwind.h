@@ -56,7 +56,7 @@ struct unwind_counts {
 	uint64_t fast, full, checked, differ, deeper;
 };
 
-/* Copies the unwinder's counts into *c. */
+/* Copies the unwinder's counts into *c (all 0 without an unwinder: NULL). */
 void unwind_counts(const struct unwinder *u, struct unwind_counts *c);
 
 /* Forgets cached modules, pages and unwind info (after the mappings changed). */
