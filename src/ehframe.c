@@ -157,6 +157,34 @@ const char *const eh_cfa_operands[0x30] = {
 };
 
 
+bool eh_record(const uint8_t *p, const uint8_t *end, uint32_t *len, uint32_t *id)
+{
+	if (end - p < 8)
+		return false;
+	memcpy(len, p, 4);
+	memcpy(id, p + 4, 4);
+	return *len >= 4 && *len != 0xffffffff && *len <= (size_t)(end - p - 4);
+}
+
+bool eh_fde_parse(const uint8_t *fde, size_t fde_len, taddr_t at, const struct cie *c, struct fde *f)
+{
+	const uint8_t *end = fde + fde_len, *q;
+	size_t n, m, k;
+	uint64_t aug;
+	if (fde_len < 8 || !(n = eh_pointer(fde + 8, end, c->enc, at + 8, &f->begin)) ||
+	    !(m = eh_pointer(fde + 8 + n, end, c->enc & 0x0f, 0, &f->range)))
+		return false;
+	q = fde + 8 + n + m;
+	if (c->aug_z) {
+		if (!(k = eh_uleb(q, end, &aug)) || aug > (uint64_t)(end - q - k))
+			return false;
+		q += k + aug;
+	}
+	f->insns = q;
+	f->end = end;
+	return true;
+}
+
 /* The rules eh_rule follows while it runs a program. */
 struct eh_state {
 	int cfa_reg;

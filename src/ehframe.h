@@ -34,6 +34,23 @@ size_t eh_enc_size(uint8_t enc);
  * FDE's encoding); NULL: unknown. */
 extern const char *const eh_cfa_operands[0x30];
 
+/* Reads the header of the .eh_frame record at p (buf <= p < end): its
+ * length after the length word, and its CIE id (0: a CIE; else the FDE's
+ * distance back to its CIE from p + 4, for the caller to check).
+ * Returns false at the terminator, at 64-bit DWARF (not emitted for
+ * x86-64 or aarch64 EH) and at a record that runs off the end. */
+bool eh_record(const uint8_t *p, const uint8_t *end, uint32_t *len, uint32_t *id);
+
+/* What an FDE says: the code it covers and where its CFA program is. */
+struct fde {
+	taddr_t begin, range;
+	const uint8_t *insns, *end;
+};
+
+/* Decodes the FDE at fde (its length word; fde_len bytes in all, read from
+ * target address at) whose CIE is c; returns false if it cannot. */
+bool eh_fde_parse(const uint8_t *fde, size_t fde_len, taddr_t at, const struct cie *c, struct fde *f);
+
 /* How the caller's value of a register is found. */
 enum eh_how {
 	EH_SAME,        /* unchanged by the frame */

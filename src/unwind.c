@@ -244,10 +244,8 @@ static void cfi_nops(struct module *md, const uint8_t *buf, size_t size, taddr_t
 	const uint8_t *end = buf + size;
 	for (const uint8_t *p = buf; p + 8 <= end;) {
 		uint32_t len, id;
-		memcpy(&len, p, 4);
-		if (len == 0 || len == 0xffffffff || p + 4 + len > end)
+		if (!eh_record(p, end, &len, &id))
 			break;
-		memcpy(&id, p + 4, 4);
 		struct cie c;
 		if (id == 0) {
 			if (eh_cie_parse(p, end, &c))
@@ -317,10 +315,8 @@ static void build_table(struct module *md, int index, const uint8_t *buf, size_t
 	const uint8_t *end = buf + size;
 	for (const uint8_t *p = buf; p + 8 <= end;) {
 		uint32_t len, id;
-		memcpy(&len, p, 4);
-		if (len == 0 || len == 0xffffffff || p + 4 + len > end)
-			break;	/* terminator, or 64-bit DWARF (not emitted for x86-64/aarch64 EH) */
-		memcpy(&id, p + 4, 4);
+		if (!eh_record(p, end, &len, &id))
+			break;
 		if (id != 0 && id <= (uint32_t)(p + 4 - buf)) {
 			const uint8_t *cie = p + 4 - id;
 			uint8_t enc = eh_cie_fde_encoding(cie, end);
@@ -676,21 +672,10 @@ static int learn_rule(struct unwinder *u, taddr_t pc, struct eh_rule *r)
 	size_t clen = id ? read_record(u, at + 4 - id, cie) : 0;
 	if (!clen || !eh_cie_parse(cie, cie + clen, &c) || c.enc == 0xff)
 		return -1;
-	const uint8_t *end = fde + flen;
-	taddr_t begin, range;
-	size_t n = eh_pointer(fde + 8, end, c.enc, at + 8, &begin), m;
-	if (!n || !(m = eh_pointer(fde + 8 + n, end, c.enc & 0x0f, 0, &range)) || pc < begin ||
-	    pc - begin >= range)
+	struct fde f;
+	if (!eh_fde_parse(fde, flen, at, &c, &f) || pc < f.begin || pc - f.begin >= f.range)
 		return -1;
-	const uint8_t *q = fde + 8 + n + m;
-	uint64_t aug;
-	size_t k;
-	if (c.aug_z) {
-		if (!(k = eh_uleb(q, end, &aug)) || aug > (uint64_t)(end - q - k))
-			return -1;
-		q += k + aug;
-	}
-	return eh_rule(&c, q, end, begin, pc, arch_dw_fp, r);
+	return eh_rule(&c, f.insns, f.end, f.begin, pc, arch_dw_fp, r);
 }
 
 /* Whether pc points at the signal return trampoline (libunwind's own
@@ -746,10 +731,10 @@ static int fast_unwind(struct unwinder *u, const struct arch_regs *caller, taddr
 		uint64_t ra;
 		if (cfa <= sp || read_word(u, cfa + (taddr_t)r->ra_off, &ra) < 0)
 			return -1;
-		if (r->fp_how == EH_AT_CFA && read_word(u, cfa + (taddr_t)r->fp_off, &fp) < 0)
-			return -1;
-		fp_ok = fp_ok && r->fp_how != EH_UNDEFINED;
-		fp_ok = fp_ok || r->fp_how == EH_AT_CFA;
+		if (r->fp_how == EH_AT_CFA)
+			fp_ok = read_word(u, cfa + (taddr_t)r->fp_off, &fp) == 0;
+		else if (r->fp_how == EH_UNDEFINED)
+			fp_ok = false;
 		pc = arch_strip_pc(ra);
 		sp = cfa;
 		if (!pc)

@@ -235,27 +235,18 @@ static void against_libdw(const char *path)
 	const uint8_t *buf = d ? d->d_buf : NULL, *end = buf ? buf + d->d_size : NULL;
 	for (const uint8_t *p = buf; p && p + 8 <= end;) {
 		uint32_t len, id;
-		memcpy(&len, p, 4);
-		if (len == 0 || len == 0xffffffff || p + 4 + len > end)
+		if (!eh_record(p, end, &len, &id))
 			break;
-		memcpy(&id, p + 4, 4);
 		struct cie c;
-		taddr_t begin, range;
-		size_t n, m;
-		const uint8_t *fend = p + 4 + len;
+		struct fde f;
 		if (id && id <= (uint32_t)(p + 4 - buf) && eh_cie_parse(p + 4 - id, end, &c) && c.enc != 0xff &&
-		    (n = eh_pointer(p + 8, fend, c.enc, sh.sh_addr + (taddr_t)(p + 8 - buf), &begin)) &&
-		    (m = eh_pointer(p + 8 + n, fend, c.enc & 0x0f, 0, &range)) && range) {
-			const uint8_t *q = p + 8 + n + m;
-			uint64_t aug = 0;
-			size_t k = c.aug_z ? eh_uleb(q, fend, &aug) : 0;
-			q += k + aug;
+		    eh_fde_parse(p, 4 + len, sh.sh_addr + (taddr_t)(p - buf), &c, &f) && f.range) {
 			fdes++;
-			taddr_t pcs[] = { begin, begin + range / 2, begin + range - 1 };
+			taddr_t pcs[] = { f.begin, f.begin + f.range / 2, f.begin + f.range - 1 };
 			for (int i = 0; i < 3; i++)
-				compare_at(cfi, &c, q, fend, begin, pcs[i], &compared, &refused, &differ, path);
+				compare_at(cfi, &c, f.insns, f.end, f.begin, pcs[i], &compared, &refused, &differ, path);
 		}
-		p = fend;
+		p += 4 + len;
 	}
 	CHECK(compared > 100 && differ == 0 && refused * 20 < compared,
 	      "%s: %d FDEs, %d rows compared with libdw, %d differ, %d left to libunwind", path, fdes, compared,
